@@ -1,0 +1,28 @@
+"""Simulation configuration (one frozen dataclass: the CLI flags and the saved config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IMAGE_SIZE_RANGE = (32, 512)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    image_size: int = field(default=96, metadata={"help": "square camera image size in pixels"})
+    cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "cameras to render"})
+    control: str = field(default="ee", metadata={"help": "ee (end-effector deltas + gripper) or joint (joint targets + gripper)"})
+    control_hz: float = field(default=10.0, metadata={"help": "control rate in Hz (10-20)"})
+    max_steps: int = field(default=0, metadata={"help": "episode time limit in control steps (0: the task's default)"})
+    visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
+
+    def validate(self) -> None:
+        lo, hi = IMAGE_SIZE_RANGE
+        if not lo <= self.image_size <= hi:
+            raise ValueError(f"image size {self.image_size} out of range [{lo}, {hi}]")
+        if self.control not in ("ee", "joint"):
+            raise ValueError(f"control must be 'ee' or 'joint', got {self.control!r}")
+        if not 10.0 <= self.control_hz <= 20.0:
+            raise ValueError(f"control_hz {self.control_hz} outside the supported 10-20 Hz")
+        if not self.cameras:
+            raise ValueError("at least one camera is required")

@@ -1,0 +1,27 @@
+"""Look environments up by name: suite tasks (`pick-place`) and MetaWorld tasks (`mw/<name>`)."""
+
+from __future__ import annotations
+
+from robo_reward.envs.base import Env
+from robo_reward.envs.config import SimConfig
+from robo_reward.envs.tasks import TASKS
+
+METAWORLD_PREFIX = "mw/"
+METAWORLD_TASKS = ("mw/reach-v3", "mw/button-press-v3", "mw/drawer-close-v3", "mw/pick-place-v3")
+
+
+def available_tasks() -> tuple[str, ...]:
+    return tuple(TASKS) + METAWORLD_TASKS
+
+
+def make_env(task: str, config: SimConfig | None = None) -> Env:
+    config = config or SimConfig()
+    if task in TASKS:
+        from robo_reward.envs.suite import MujocoTaskEnv
+
+        return MujocoTaskEnv(TASKS[task](), config)
+    if task.startswith(METAWORLD_PREFIX):
+        from robo_reward.envs.metaworld import MetaWorldEnv
+
+        return MetaWorldEnv(task[len(METAWORLD_PREFIX):], config)
+    raise ValueError(f"unknown task {task!r}; available: {', '.join(available_tasks())}")

@@ -1,0 +1,173 @@
+"""Task definitions for the MuJoCo suite (physics-independent of the arm controller, in the
+dm_control Physics/Task split): object placement, physical subtask predicates, success, a dense
+reference reward, visual randomisation and a scripted expert with failure modes."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from robo_reward.envs.arm import ArmSim
+
+EE_STEP = 0.05  # metres per control step at |action| = 1 (0.5 m/s at 10 Hz)
+OPEN, CLOSE = -1.0, 1.0
+
+# Which outcome each scripted mode is built to produce. The label written to a dataset is still
+# judged from physics (see outcome_from_progress); tests check the two agree.
+MODE_OUTCOME = {
+    "expert": "success",
+    "stall": "partial",
+    "drop": "partial",
+    "near_miss": "partial",
+    "miss_grasp": "failure",
+    "imposter": "failure",
+}
+MIXED_WEIGHTS = {"expert": 0.4, "stall": 0.1, "drop": 0.1, "near_miss": 0.15, "miss_grasp": 0.1, "imposter": 0.15}
+
+
+def outcome_from_progress(success: bool, completed: int) -> str:
+    """success if the task's physical success holds at the end; failure if it never got past the
+    first subtask (at most one completed); partial otherwise."""
+    if success:
+        return "success"
+    return "failure" if completed <= 1 else "partial"
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Per-episode visual randomisation; `shift` draws from outside the training ranges."""
+
+    light_scale: float
+    light_offset: np.ndarray
+    table_tint: np.ndarray
+    color_jitter: float
+    camera_offset: np.ndarray  # metres, applied to every fixed camera
+    target_offset: np.ndarray  # metres, moves the point the fixed cameras look at
+
+    @staticmethod
+    def sample(rng: np.random.Generator, shift: bool) -> Appearance:
+        if not shift:
+            return Appearance(
+                light_scale=rng.uniform(0.75, 1.25),
+                light_offset=rng.uniform(-0.15, 0.15, 3),
+                table_tint=rng.uniform(0.85, 1.0, 3),
+                color_jitter=0.08,
+                camera_offset=rng.uniform(-0.01, 0.01, 3),
+                target_offset=rng.uniform(-0.005, 0.005, 3),
+            )
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        tdir = rng.normal(size=3)
+        tdir /= np.linalg.norm(tdir)
+        return Appearance(
+            light_scale=rng.choice([rng.uniform(0.4, 0.6), rng.uniform(1.5, 1.8)]),
+            light_offset=rng.uniform(-0.5, 0.5, 3),
+            table_tint=rng.uniform(0.5, 1.0, 3),
+            color_jitter=0.25,
+            camera_offset=direction * rng.uniform(0.03, 0.06),
+            target_offset=tdir * rng.uniform(0.02, 0.04),
+        )
+
+
+def apply_appearance(sim: ArmSim, app: Appearance, rng: np.random.Generator,
+                     colored: tuple[tuple[str, ...], ...], base: dict[str, np.ndarray]) -> None:
+    """Write an Appearance into the model: lights, table tint, object colours, camera placement."""
+    m = sim.model
+    for i, name in enumerate(("key", "fill")):
+        lid = m.light(name).id
+        m.light_diffuse[lid] = base[f"light_{name}"] * app.light_scale
+        m.light_pos[lid] = base[f"light_pos_{name}"] + app.light_offset * (1 if i == 0 else -1)
+    m.mat_rgba[m.material("table").id, :3] = app.table_tint
+    for group in colored:
+        jitter = rng.uniform(-app.color_jitter, app.color_jitter, 3)
+        for g in group:
+            m.geom_rgba[m.geom(g).id, :3] = np.clip(base[f"geom_{g}"] + jitter, 0.0, 1.0)
+    for cam in ("front", "side"):
+        m.cam_pos[m.camera(cam).id] = base[f"cam_{cam}"] + app.camera_offset
+    m.body_pos[m.body("cam_target").id] = base["cam_target"] + app.target_offset
+
+
+def snapshot_appearance(sim: ArmSim, colored: tuple[tuple[str, ...], ...]) -> dict[str, np.ndarray]:
+    """The model's nominal appearance, so each episode randomises from the same base."""
+    m = sim.model
+    base = {}
+    for name in ("key", "fill"):
+        base[f"light_{name}"] = m.light_diffuse[m.light(name).id].copy()
+        base[f"light_pos_{name}"] = m.light_pos[m.light(name).id].copy()
+    for g in (g for group in colored for g in group):
+        base[f"geom_{g}"] = m.geom_rgba[m.geom(g).id, :3].copy()
+    for cam in ("front", "side"):
+        base[f"cam_{cam}"] = m.cam_pos[m.camera(cam).id].copy()
+    base["cam_target"] = m.body_pos[m.body("cam_target").id].copy()
+    return base
+
+
+class Task(abc.ABC):
+    """A manipulation task of the suite."""
+
+    name: str
+    xml: str  # file under sim/tasks
+    text: str  # natural-language instruction
+    subtasks: tuple[str, ...]
+    max_steps: int
+    colored: tuple[tuple[str, ...], ...]  # geoms whose colours are randomised, one draw per group
+
+    @abc.abstractmethod
+    def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
+        """Place objects (free joints, static bodies) for a new episode."""
+
+    @abc.abstractmethod
+    def subtask_done(self, sim: ArmSim, k: int) -> bool:
+        """Physical predicate: subtask k is complete (checked only once k-1 is)."""
+
+    @abc.abstractmethod
+    def success(self, sim: ArmSim) -> bool: ...
+
+    def failed(self, sim: ArmSim) -> bool:
+        """Unrecoverable state (an object off the table). Ends the episode as terminated."""
+        return False
+
+    @abc.abstractmethod
+    def dense_reward(self, sim: ArmSim) -> float:
+        """The simulator's own staged dense reward in [0, 1] (a sanity reference for RL)."""
+
+    @abc.abstractmethod
+    def expert(self, sim: ArmSim, rng: np.random.Generator, mode: str) -> Iterator[np.ndarray]:
+        """Scripted end-effector actions [dx, dy, dz, grip] for `mode` (see MODE_OUTCOME)."""
+
+
+# ------------------------------------------------------------------- expert building blocks
+Target = np.ndarray | Callable[[], np.ndarray]
+
+
+@dataclass
+class Motion:
+    """Shared state of a scripted expert: the sim, its speed and its action noise."""
+
+    sim: ArmSim
+    rng: np.random.Generator
+    speed: float = 1.0
+    noise: float = 0.03
+
+    def goto(self, target: Target, grip: float, tol: float = 0.006, max_steps: int = 40) -> Iterator[np.ndarray]:
+        """Move the TCP to `target` (re-evaluated each step if callable) holding the gripper."""
+        for _ in range(max_steps):
+            goal = target() if callable(target) else target
+            delta = goal - self.sim.tcp_pos
+            if np.linalg.norm(delta) < tol:
+                return
+            cmd = np.clip(delta / EE_STEP, -self.speed, self.speed)
+            cmd = cmd + self.rng.normal(0.0, self.noise, 3) * (np.linalg.norm(delta) > 0.03)
+            yield np.concatenate([np.clip(cmd, -1.0, 1.0), [grip]])
+
+    def hold(self, grip: float, steps: int) -> Iterator[np.ndarray]:
+        for _ in range(steps):
+            yield np.array([0.0, 0.0, 0.0, grip])
+
+    def wander(self, grip: float, steps: int, scale: float = 0.15) -> Iterator[np.ndarray]:
+        """A stalled robot: small aimless motions around where it is."""
+        for _ in range(steps):
+            yield np.concatenate([self.rng.normal(0.0, scale, 3).clip(-1, 1), [grip]])

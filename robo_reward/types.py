@@ -1,0 +1,127 @@
+"""Core data types shared by environments, datasets, reward models and learners.
+
+Frozen dataclasses with typed numpy arrays: the same types flow from the MuJoCo suite, the
+MetaWorld adapter and (later) the ROS 2 robot, so downstream code never branches on the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One camera of an environment."""
+
+    name: str
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class BoxSpec:
+    """A bounded float32 vector (states and actions)."""
+
+    low: np.ndarray
+    high: np.ndarray
+    names: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.low.shape)
+
+    @property
+    def dim(self) -> int:
+        return int(self.low.shape[0])
+
+    def contains(self, x: np.ndarray, atol: float = 1e-6) -> bool:
+        return bool(np.all(x >= self.low - atol) and np.all(x <= self.high + atol))
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything a learner or dataset writer needs to know about an environment."""
+
+    name: str
+    task_text: str
+    subtasks: tuple[str, ...]
+    cameras: tuple[CameraSpec, ...]
+    state: BoxSpec
+    action: BoxSpec
+    control_hz: float
+    max_steps: int
+    robot_type: str = "panda"
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.cameras)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a robot sees and feels at one instant."""
+
+    images: dict[str, np.ndarray]  # camera -> uint8 HxWx3
+    state: np.ndarray  # float32 [state_dim]
+    time: float  # seconds since reset
+
+
+@dataclass(frozen=True)
+class TimeStep:
+    """One environment transition result. `terminated` is a true end (success or unrecoverable
+    failure; do not bootstrap); `truncated` is the time limit (keep bootstrapping)."""
+
+    obs: Observation
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+
+OUTCOMES = ("success", "partial", "failure")
+
+
+@dataclass(frozen=True)
+class SubtaskSpan:
+    """A subtask's [start, end] frame interval inside an episode (end inclusive)."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A recorded episode in memory: frames per camera, states, actions, subtask spans, outcome."""
+
+    task: str
+    task_text: str
+    images: dict[str, np.ndarray]  # camera -> uint8 [T, H, W, 3]
+    states: np.ndarray  # float32 [T, state_dim]
+    actions: np.ndarray  # float32 [T, action_dim]
+    subtasks: tuple[SubtaskSpan, ...]
+    outcome: str  # one of OUTCOMES
+    mode: str  # how it was produced: expert, stall, drop, near_miss, imposter, miss_grasp, ...
+    seed: int
+    fps: float
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"episode outcome must be one of {OUTCOMES}, got {self.outcome!r}")
+        n = len(self.states)
+        for cam, frames in self.images.items():
+            if len(frames) != n:
+                raise ValueError(f"camera {cam!r} has {len(frames)} frames but there are {n} states")
+        if len(self.actions) != n:
+            raise ValueError(f"{len(self.actions)} actions for {n} frames")
+
+    @property
+    def length(self) -> int:
+        return int(len(self.states))
