@@ -1,0 +1,1 @@
+"""Datasets: LeRobotDataset v3 I/O, subtask annotations, recording from environments."""

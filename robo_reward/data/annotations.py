@@ -1,0 +1,110 @@
+"""Subtask annotations in LeRobot's SARM layout, and the maths that derives them.
+
+An episode's annotation lists only the subtasks it actually entered, each with [start, end]
+frames (end inclusive): the robot is "in" subtask k from the frame after subtask k-1 completed
+until the frame where k completes (or the episode ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from robo_reward.types import OUTCOMES, SubtaskSpan
+
+PREFIX = "sparse"
+NAME_COL = f"{PREFIX}_subtask_names"
+START_COL = f"{PREFIX}_subtask_start_frames"
+END_COL = f"{PREFIX}_subtask_end_frames"
+START_TIME_COL = f"{PREFIX}_subtask_start_times"
+END_TIME_COL = f"{PREFIX}_subtask_end_times"
+ANNOTATION_COLUMNS = (NAME_COL, START_COL, END_COL, START_TIME_COL, END_TIME_COL)
+OUTCOME_COL = "outcome"  # success | partial | failure
+MODE_COL = "episode_mode"  # how the episode was produced (expert, stall, near_miss, imposter, ...)
+SEED_COL = "seed"
+PROPORTIONS_FILE = f"temporal_proportions_{PREFIX}.json"
+
+
+@dataclass(frozen=True)
+class EpisodeAnnotation:
+    """Everything robo_reward keeps per episode beside LeRobot's own metadata."""
+
+    episode_index: int
+    length: int
+    subtasks: tuple[SubtaskSpan, ...]
+    outcome: str
+    mode: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"episode {self.episode_index}: outcome {self.outcome!r} not in {OUTCOMES}")
+        validate_spans(self.subtasks, self.length, where=f"episode {self.episode_index}")
+
+
+def validate_spans(spans: Sequence[SubtaskSpan], length: int, where: str) -> None:
+    """Spans must be ordered, non-overlapping and inside the episode."""
+    prev_end = -1
+    for s in spans:
+        if not (0 <= s.start <= s.end < length):
+            raise ValueError(f"{where}: subtask {s.name!r} spans frames [{s.start}, {s.end}] outside [0, {length - 1}]")
+        if s.start <= prev_end:
+            raise ValueError(f"{where}: subtask {s.name!r} starts at frame {s.start}, before the previous one ended ({prev_end})")
+        prev_end = s.end
+
+
+def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[SubtaskSpan, ...]:
+    """Subtask spans from the per-frame count of completed subtasks (non-decreasing).
+
+    Frame t belongs to subtask min(completed[t], N-1); the frame on which subtask k completes
+    still belongs to k, so each span ends where its subtask is achieved."""
+    completed = np.asarray(completed)
+    if completed.ndim != 1 or len(completed) == 0:
+        raise ValueError("completion counts must be a non-empty 1-D array")
+    if np.any(np.diff(completed) < 0):
+        raise ValueError("completion counts must never decrease")
+    n, t_last = len(names), len(completed) - 1
+    spans = []
+    start = 0
+    for k in range(n):
+        if start > t_last:
+            break
+        done = np.nonzero(completed >= k + 1)[0]
+        end = int(done[0]) if len(done) else t_last
+        if k == n - 1:
+            end = t_last  # frames after the last completion still show the finished task
+        end = max(end, start)
+        spans.append(SubtaskSpan(names[k], start, end))
+        if not len(done):
+            break
+        start = end + 1
+    return tuple(spans)
+
+
+def frame_stage(spans: Sequence[SubtaskSpan], names: Sequence[str], length: int) -> np.ndarray:
+    """Per-frame subtask index into `names` (frames before the first span get the first span's)."""
+    stage = np.zeros(length, dtype=np.int64)
+    for s in spans:
+        if s.name not in names:
+            raise KeyError(f"subtask {s.name!r} is not one of the task's subtasks {list(names)}")
+        stage[s.start : s.end + 1] = names.index(s.name)
+    return stage
+
+
+def temporal_proportions(annotations: Sequence[EpisodeAnnotation], names: Sequence[str]) -> dict[str, float]:
+    """SARM's dataset prior: the mean share of each subtask in the episodes that completed all
+    subtasks (falling back to all episodes), renormalised to sum to 1. Frame-exact, unlike
+    LeRobot's whole-second rounding."""
+    full = [a for a in annotations if len(a.subtasks) == len(names)] or list(annotations)
+    if not full:
+        raise ValueError("no annotated episodes to compute temporal proportions from")
+    shares = np.zeros(len(names))
+    for a in full:
+        for s in a.subtasks:
+            shares[names.index(s.name)] += (s.end - s.start + 1) / a.length
+    shares /= len(full)
+    total = shares.sum()
+    if total <= 0:
+        raise ValueError("subtask spans cover no frames")
+    return {name: float(v / total) for name, v in zip(names, shares, strict=True)}

@@ -1,0 +1,55 @@
+"""Record scripted episodes from an environment into in-memory `Episode`s."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robo_reward.data.annotations import spans_from_completion
+from robo_reward.envs.tasks import MIXED_WEIGHTS, outcome_from_progress
+from robo_reward.types import Episode
+
+
+def choose_mode(quality: str, rng: np.random.Generator) -> str:
+    """`expert`: always the expert; `mixed`: a seeded draw from the task-agnostic mix."""
+    if quality == "expert":
+        return "expert"
+    if quality == "mixed":
+        modes = list(MIXED_WEIGHTS)
+        p = np.array([MIXED_WEIGHTS[m] for m in modes])
+        return str(rng.choice(modes, p=p / p.sum()))
+    raise ValueError(f"quality must be 'expert' or 'mixed', got {quality!r}")
+
+
+def record_episode(env, mode: str, seed: int) -> Episode:
+    """Run the env's scripted expert in `mode` from `reset(seed)` to the end of the episode.
+
+    The outcome label and subtask spans come from the physical state the env reports, not from
+    what the script intended."""
+    ts = env.reset(seed)
+    expert = env.expert(mode)
+    frames: dict[str, list[np.ndarray]] = {c: [] for c in env.spec.camera_names}
+    states, actions, completed = [], [], []
+    while True:
+        action = expert.act(ts)
+        for cam, img in ts.obs.images.items():
+            frames[cam].append(img)
+        states.append(ts.obs.state)
+        actions.append(action)
+        completed.append(ts.info["subtasks_completed"])
+        if ts.done:
+            break
+        ts = env.step(action)
+    # the frame of the terminal observation carries the last action again (the robot holds still)
+    spans = spans_from_completion(np.array(completed), env.spec.subtasks)
+    return Episode(
+        task=env.spec.name,
+        task_text=env.spec.task_text,
+        images={c: np.stack(v) for c, v in frames.items()},
+        states=np.stack(states).astype(np.float32),
+        actions=np.stack(actions).astype(np.float32),
+        subtasks=spans,
+        outcome=outcome_from_progress(bool(ts.info["success"]), int(ts.info["subtasks_completed"])),
+        mode=mode,
+        seed=seed,
+        fps=env.spec.control_hz,
+    )

@@ -1,0 +1,1 @@
+"""Plots, progress-overlay videos and reports."""
