@@ -49,7 +49,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
             writer = DatasetWriter(tmp, env.spec)
             for i in tqdm(range(cfg.episodes), desc=f"collect {cfg.task}", disable=not progress, unit="ep"):
                 seed = cfg.seed + i
-                mode = choose_mode(cfg.quality, np.random.default_rng([seed, 7]))
+                mode = choose_mode(cfg.quality, np.random.default_rng([seed, 7]), env.expert_modes)
                 ep = record_episode(env, mode, seed)
                 writer.add(ep)
                 outcomes[ep.outcome] += 1

@@ -170,13 +170,10 @@ def read_info(root: Path) -> DatasetInfo:
     cameras = tuple(k[len(IMAGE_PREFIX):] for k, f in info["features"].items()
                     if k.startswith(IMAGE_PREFIX) and f["dtype"] in ("video", "image"))
     shapes = {k[len(IMAGE_PREFIX):]: tuple(f["shape"]) for k, f in info["features"].items() if k.startswith(IMAGE_PREFIX)}
-    files = sorted(root.glob(EPISODES_GLOB))
-    if not files:
-        raise DatasetError(f"{root}: no episode metadata under meta/episodes/")
-    df = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True).sort_values("episode_index")
+    df = _episode_rows(root).sort_index()
     for col in (NAME_COL, START_COL, END_COL):
         if col not in df.columns:
-            raise DatasetError(f"{files[0]}: missing subtask annotation column {col!r} "
+            raise DatasetError(f"{root / 'meta' / 'episodes'}: missing subtask annotation column {col!r} "
                                "(annotate the dataset, e.g. with lerobot's subtask annotation tool)")
     prop_path = root / "meta" / PROPORTIONS_FILE
     if prop_path.exists():
@@ -206,8 +203,16 @@ def open_lerobot(root: Path, repo_id: str = "local/robo_reward"):
     return LeRobotDataset(repo_id=repo_id, root=Path(root), video_backend="pyav")
 
 
+def _episode_rows(root: Path) -> pd.DataFrame:
+    files = sorted(Path(root).glob(EPISODES_GLOB))
+    if not files:
+        raise DatasetError(f"{root}: no episode metadata under meta/episodes/")
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True).set_index("episode_index", drop=False)
+
+
 def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None = None) -> Episode:
-    """Decode one whole episode (every camera, state, action) into memory."""
+    """Decode one whole episode (every camera, state, action) into memory, straight from the v3
+    files (no hub look-ups; lerobot's reader would try to download a missing file)."""
     root = Path(root)
     meta = read_info(root)
     ann = next((a for a in meta.episodes if a.episode_index == episode_index), None)
@@ -217,35 +222,42 @@ def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None =
     for cam in cameras:
         if cam not in meta.cameras:
             raise DatasetError(f"{root}: camera {cam!r} not in dataset (it has {list(meta.cameras)})")
-    ds = open_lerobot(root)
-    start = int(ds.meta.episodes["dataset_from_index"][episode_index])
-    stop = int(ds.meta.episodes["dataset_to_index"][episode_index])
-    data = ds.hf_dataset.select(range(start, stop)).with_format("numpy")
-    states = np.stack(data["observation.state"]).astype(np.float32)
-    actions = np.stack(data["action"]).astype(np.float32)
-    images = {cam: decode_episode_video(ds, episode_index, cam) for cam in cameras}
-    for cam, frames in images.items():
-        if len(frames) != len(states):
-            raise DatasetError(f"{root}: episode {episode_index} camera {cam!r} decodes to {len(frames)} frames, "
-                               f"expected {len(states)}")
-    task_index = int(data["task_index"][0])
-    task_text = str(ds.meta.tasks.index[task_index])
+    info = json.loads((root / "meta" / "info.json").read_text())
+    row = _episode_rows(root).loc[episode_index]
+    data_path = root / info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
+    if not data_path.exists():
+        raise DatasetError(f"episode {episode_index}: data file is missing: {data_path}")
+    data = pd.read_parquet(data_path, columns=["episode_index", "frame_index", "observation.state", "action", "task_index"])
+    data = data[data["episode_index"] == episode_index].sort_values("frame_index")
+    if len(data) != ann.length:
+        raise DatasetError(f"{data_path}: episode {episode_index} has {len(data)} rows, metadata says {ann.length}")
+    states = np.stack(data["observation.state"].to_numpy()).astype(np.float32)
+    actions = np.stack(data["action"].to_numpy()).astype(np.float32)
+    images = {}
+    for cam in cameras:
+        key = f"{IMAGE_PREFIX}{cam}"
+        path = root / info["video_path"].format(video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]),
+                                                file_index=int(row[f"videos/{key}/file_index"]))
+        images[cam] = decode_video_span(path, float(row[f"videos/{key}/from_timestamp"]),
+                                        float(row[f"videos/{key}/to_timestamp"]), meta.fps, f"episode {episode_index} {key!r}")
+        if len(images[cam]) != ann.length:
+            raise DatasetError(f"{path}: episode {episode_index} decodes to {len(images[cam])} frames, expected {ann.length}")
+        if not np.isfinite(images[cam]).all():
+            raise DatasetError(f"{path}: episode {episode_index} has non-finite pixels")
+    tasks = pd.read_parquet(root / "meta" / "tasks.parquet")
+    task_text = str(tasks.index[tasks["task_index"] == int(data["task_index"].iloc[0])][0])
     return Episode(task=task_text, task_text=task_text, images=images, states=states, actions=actions,
                    subtasks=ann.subtasks, outcome=ann.outcome, mode=ann.mode, seed=ann.seed, fps=meta.fps)
 
 
-def decode_episode_video(ds, episode_index: int, camera: str) -> np.ndarray:
-    """All frames of one episode's video for one camera as uint8 [T, H, W, 3], decoded in one pass
-    with PyAV (lerobot's per-frame reader would seek once per frame)."""
+def decode_video_span(path: Path, t0: float, t1: float, fps: float, what: str) -> np.ndarray:
+    """Frames with timestamps in [t0, t1) of a video as uint8 [T, H, W, 3], decoded in one pass with
+    PyAV (lerobot's per-frame reader seeks once per frame)."""
     import av
 
-    key = f"{IMAGE_PREFIX}{camera}"
-    path = Path(ds.root) / ds.meta.get_video_file_path(episode_index, key)
     if not path.exists():
-        raise DatasetError(f"episode {episode_index}: video file for {key!r} is missing: {path}")
-    ep = ds.meta.episodes[episode_index]
-    t0, t1 = float(ep[f"videos/{key}/from_timestamp"]), float(ep[f"videos/{key}/to_timestamp"])
-    half_frame = 0.5 / ds.fps
+        raise DatasetError(f"{what}: video file is missing: {path}")
+    half_frame = 0.5 / fps
     frames = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -258,5 +270,5 @@ def decode_episode_video(ds, episode_index: int, camera: str) -> np.ndarray:
                 break
             frames.append(frame.to_ndarray(format="rgb24"))
     if not frames:
-        raise DatasetError(f"episode {episode_index}: no frames decoded from {path} in [{t0:.3f}, {t1:.3f}) s")
+        raise DatasetError(f"{what}: no frames decoded from {path} in [{t0:.3f}, {t1:.3f}) s")
     return np.stack(frames)

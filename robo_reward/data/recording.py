@@ -9,12 +9,13 @@ from robo_reward.envs.tasks import MIXED_WEIGHTS, outcome_from_progress
 from robo_reward.types import Episode
 
 
-def choose_mode(quality: str, rng: np.random.Generator) -> str:
-    """`expert`: always the expert; `mixed`: a seeded draw from the task-agnostic mix."""
+def choose_mode(quality: str, rng: np.random.Generator, supported: tuple[str, ...]) -> str:
+    """`expert`: always the expert; `mixed`: a seeded draw from the mix, over the modes the
+    environment's experts support."""
     if quality == "expert":
         return "expert"
     if quality == "mixed":
-        modes = list(MIXED_WEIGHTS)
+        modes = [m for m in MIXED_WEIGHTS if m in supported]
         p = np.array([MIXED_WEIGHTS[m] for m in modes])
         return str(rng.choice(modes, p=p / p.sum()))
     raise ValueError(f"quality must be 'expert' or 'mixed', got {quality!r}")

@@ -12,7 +12,7 @@ class SimConfig:
     image_size: int = field(default=96, metadata={"help": "square camera image size in pixels"})
     cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "cameras to render"})
     control: str = field(default="ee", metadata={"help": "ee (end-effector deltas + gripper) or joint (joint targets + gripper)"})
-    control_hz: float = field(default=10.0, metadata={"help": "control rate in Hz (10-20)"})
+    control_hz: float = field(default=0.0, metadata={"help": "control rate in Hz, 10-20 (0: the task's default: 10 for the suite, 20 for MetaWorld)"})
     max_steps: int = field(default=0, metadata={"help": "episode time limit in control steps (0: the task's default)"})
     visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
 
@@ -22,7 +22,7 @@ class SimConfig:
             raise ValueError(f"image size {self.image_size} out of range [{lo}, {hi}]")
         if self.control not in ("ee", "joint"):
             raise ValueError(f"control must be 'ee' or 'joint', got {self.control!r}")
-        if not 10.0 <= self.control_hz <= 20.0:
+        if self.control_hz and not 10.0 <= self.control_hz <= 20.0:
             raise ValueError(f"control_hz {self.control_hz} outside the supported 10-20 Hz")
         if not self.cameras:
             raise ValueError("at least one camera is required")

@@ -14,13 +14,14 @@ from robo_reward.envs.tasks.base import EE_STEP, Appearance, apply_appearance, s
 from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, TimeStep
 
 PHYSICS_DT = 0.002
+DEFAULT_HZ = 10.0
 STATE_NAMES = (
     tuple(f"joint{i}.pos" for i in range(1, 8))
     + tuple(f"joint{i}.vel" for i in range(1, 8))
     + ("gripper.width", "tcp.x", "tcp.y", "tcp.z")
 )
 WORKSPACE_LOW = np.array([0.2, -0.45, 0.005])
-WORKSPACE_HIGH = np.array([0.8, 0.45, 0.5])
+WORKSPACE_HIGH = np.array([0.8, 0.45, 0.55])
 
 
 class MujocoTaskEnv:
@@ -37,7 +38,8 @@ class MujocoTaskEnv:
             if cam not in known:
                 raise ValueError(f"unknown camera {cam!r} for task {task.name!r}; available: {sorted(known)}")
         self._base_appearance = snapshot_appearance(self.sim, task.colored)
-        self._substeps = round(1.0 / (config.control_hz * PHYSICS_DT))
+        control_hz = config.control_hz or DEFAULT_HZ
+        self._substeps = round(1.0 / (control_hz * PHYSICS_DT))
         self._rng = np.random.default_rng()
         self._t = 0
         self.completed = 0  # subtasks completed so far, judged from physics
@@ -48,15 +50,16 @@ class MujocoTaskEnv:
             cameras=tuple(CameraSpec(c, config.image_size, config.image_size) for c in config.cameras),
             state=self._state_space(),
             action=self._action_space(),
-            control_hz=config.control_hz,
+            control_hz=control_hz,
             max_steps=config.max_steps or task.max_steps,
         )
 
     # ----------------------------------------------------------------- spaces
     def _state_space(self) -> BoxSpec:
         s = self.sim
-        low = np.concatenate([s.arm_low, -np.full(7, 10.0), [0.0], WORKSPACE_LOW - 0.3]).astype(np.float32)
-        high = np.concatenate([s.arm_high, np.full(7, 10.0), [2 * FINGER_OPEN], WORKSPACE_HIGH + 0.3]).astype(np.float32)
+        # joint limits are soft in MuJoCo and the fingers squeeze past zero: small margins
+        low = np.concatenate([s.arm_low - 0.05, -np.full(7, 10.0), [-0.02], WORKSPACE_LOW - 0.3]).astype(np.float32)
+        high = np.concatenate([s.arm_high + 0.05, np.full(7, 10.0), [2 * FINGER_OPEN + 0.02], WORKSPACE_HIGH + 0.3]).astype(np.float32)
         return BoxSpec(low, high, STATE_NAMES)
 
     def _action_space(self) -> BoxSpec:
@@ -112,7 +115,7 @@ class MujocoTaskEnv:
     def _observe(self) -> Observation:
         s = self.sim
         state = np.concatenate([s.arm_q, s.arm_qd, [s.gripper_width], s.tcp_pos]).astype(np.float32)
-        return Observation(images=s.render(self.config.cameras), state=state, time=self._t / self.config.control_hz)
+        return Observation(images=s.render(self.config.cameras), state=state, time=self._t / self.spec.control_hz)
 
     def _info(self) -> dict:
         return {
@@ -121,6 +124,10 @@ class MujocoTaskEnv:
             "dense_reward": self.task.dense_reward(self.sim),
             "step": self._t,
         }
+
+    @property
+    def expert_modes(self) -> tuple[str, ...]:
+        return tuple(MODE_OUTCOME)
 
     def expert(self, mode: str = "expert") -> TaskExpert:
         """A scripted expert bound to this env's current episode (call after reset)."""

@@ -25,7 +25,7 @@ MODE_OUTCOME = {
     "miss_grasp": "failure",
     "imposter": "failure",
 }
-MIXED_WEIGHTS = {"expert": 0.4, "stall": 0.1, "drop": 0.1, "near_miss": 0.15, "miss_grasp": 0.1, "imposter": 0.15}
+MIXED_WEIGHTS = {"expert": 0.35, "stall": 0.1, "drop": 0.1, "near_miss": 0.15, "miss_grasp": 0.1, "imposter": 0.2}
 
 
 def outcome_from_progress(success: bool, completed: int) -> str:

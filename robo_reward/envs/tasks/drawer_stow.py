@@ -108,8 +108,8 @@ class DrawerStow(Task):
         yield from mv.goto(handle + [-0.03, 0, 0.07], CLOSE, tol=0.01)
         yield from mv.goto(handle + [-0.03, 0, 0.0], CLOSE, tol=0.006)
         # a near miss leaves the drawer a few centimetres short of closed
-        stop_short = rng.uniform(0.025, 0.035) if mode == "near_miss" else -0.01
-        mv.speed = 0.5
+        stop_short = rng.uniform(0.045, 0.055) if mode == "near_miss" else -0.01
+        mv.speed = 0.3 if mode == "near_miss" else 0.5
         yield from mv.goto(handle0 + phantom + [-0.012 - stop_short, 0, 0.0], CLOSE, tol=0.004, max_steps=40)
         yield from mv.goto(sim.tcp_pos + [-0.03, 0, 0.06], CLOSE, tol=0.01)
         yield from mv.hold(CLOSE, 300)

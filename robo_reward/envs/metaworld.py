@@ -1,0 +1,181 @@
+"""MetaWorld v3 tasks behind the same `Env` protocol: a peer benchmark we did not write.
+
+Three of its cameras are exposed under the suite's names (front=corner, side=corner2,
+wrist=gripperPOV) so datasets from both share keys; its scripted policies are the experts; subtasks
+come from physical events MetaWorld reports (hand near the object, object grasped, task success).
+MetaWorld runs at 80 Hz: each of our control steps repeats the action round(80 / control_hz) times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from robo_reward.envs.config import SimConfig
+from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, TimeStep
+
+try:
+    import metaworld.policies as mw_policies
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
+except ImportError as exc:  # fail here, with the fix, not later with a None
+    raise ImportError("MetaWorld tasks need metaworld: run `pip install -e '.[metaworld]' && "
+                      "pip install --no-deps metaworld==3.1.1` (or `make setup`)") from exc
+
+CAMERA_MAP = {"front": "corner", "side": "corner2", "wrist": "gripperPOV"}
+FLIPPED = {"corner", "corner2", "corner3", "corner4"}  # these render upside down
+NATIVE_HZ = 80.0
+DEFAULT_HZ = 20.0
+Predicate = Callable[[dict], bool]
+REACH_DISTANCE = 0.06  # metres between the hand and the object's reference point
+
+
+@dataclass(frozen=True)
+class MetaWorldTask:
+    policy: str  # class name in metaworld.policies
+    text: str
+    subtasks: tuple[str, ...]
+    predicates: tuple[Predicate, ...]  # one per subtask; the last is success
+    max_steps: int = 60
+
+
+def _near(info: dict) -> bool:
+    return bool(info["hand_to_object"] < REACH_DISTANCE)
+
+
+def _grasped(info: dict) -> bool:
+    return bool(info["grasp_success"])
+
+
+def _success(info: dict) -> bool:
+    return bool(info["success"])
+
+
+TASKS = {
+    "pick-place-v3": MetaWorldTask("SawyerPickPlaceV3Policy", "pick up the puck and move it to the goal",
+                                   ("reach", "grasp", "place"), (_near, _grasped, _success)),
+    "button-press-v3": MetaWorldTask("SawyerButtonPressV3Policy", "press the button",
+                                     ("reach", "press"), (_near, _success)),
+    "drawer-close-v3": MetaWorldTask("SawyerDrawerCloseV3Policy", "close the drawer",
+                                     ("reach", "push"), (_near, _success)),
+    "door-open-v3": MetaWorldTask("SawyerDoorOpenV3Policy", "open the door",
+                                  ("reach", "open"), (_near, _success)),
+}
+EXPERT_MODES = ("expert", "stall", "imposter")
+
+
+class MetaWorldEnv:
+    """A MetaWorld v3 task (goal observable) as an `Env`. Reward is sparse success; MetaWorld's own
+    dense reward is in info["dense_reward"]."""
+
+    def __init__(self, name: str, config: SimConfig) -> None:
+        if name not in TASKS:
+            raise ValueError(f"unknown MetaWorld task {name!r}; available: {sorted(TASKS)}")
+        for cam in config.cameras:
+            if cam not in CAMERA_MAP:
+                raise ValueError(f"unknown camera {cam!r} for MetaWorld; available: {sorted(CAMERA_MAP)}")
+        config.validate()
+        self.task = TASKS[name]
+        self.config = config
+        self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{name}-goal-observable"]()
+        self._env.model.vis.quality.shadowsize = 0
+        self._env.model.vis.quality.offsamples = 0
+        hz = config.control_hz or DEFAULT_HZ
+        self._repeat = max(1, round(NATIVE_HZ / hz))
+        self._renderer: mujoco.Renderer | None = None
+        self._arm_qadr = np.array([self._env.model.jnt_qposadr[self._env.model.joint(f"right_j{i}").id] for i in range(7)])
+        self._obs = np.zeros(39)
+        self._info: dict = {}
+        self._t = 0
+        self.completed = 0
+        state_names = tuple(f"joint{i}.pos" for i in range(1, 8)) + ("hand.x", "hand.y", "hand.z", "gripper.open")
+        self.spec = EnvSpec(
+            name=f"mw/{name}", task_text=self.task.text, subtasks=self.task.subtasks,
+            cameras=tuple(CameraSpec(c, config.image_size, config.image_size) for c in config.cameras),
+            state=BoxSpec(np.full(11, -10.0, np.float32), np.full(11, 10.0, np.float32), state_names),
+            action=BoxSpec(-np.ones(4, np.float32), np.ones(4, np.float32), ("ee.dx", "ee.dy", "ee.dz", "gripper")),
+            control_hz=NATIVE_HZ / self._repeat, max_steps=config.max_steps or self.task.max_steps, robot_type="sawyer",
+        )
+
+    def reset(self, seed: int | None = None) -> TimeStep:
+        self._env._freeze_rand_vec = False
+        self._env.np_random = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(None if seed is None else [seed, 1])
+        self._obs, _ = self._env.reset()
+        self._t = 0
+        self.completed = 0
+        self._info = {"success": 0.0, "near_object": 0.0, "grasp_success": False, "unscaled_reward": 0.0}
+        return TimeStep(self._observe(), 0.0, False, False, self._summary())
+
+    def step(self, action: np.ndarray) -> TimeStep:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (4,) or not np.all(np.isfinite(action)):
+            raise ValueError(f"{self.spec.name}: action must be 4 finite numbers, got {action}")
+        for _ in range(self._repeat):
+            self._obs, _, _, _, info = self._env.step(np.clip(action, -1.0, 1.0))
+        self._info = {**info, "hand_to_object": float(np.linalg.norm(self._obs[0:3] - self._obs[4:7]))}
+        self._t += 1
+        success = _success(self._info)
+        while self.completed < len(self.task.subtasks) and self.task.predicates[self.completed](self._info):
+            self.completed += 1
+        if success:  # the last subtask's event implies the earlier ones happened
+            self.completed = len(self.task.subtasks)
+        truncated = not success and self._t >= self.spec.max_steps
+        return TimeStep(self._observe(), float(success), success, truncated, self._summary())
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self._env.close()
+
+    def _summary(self) -> dict:
+        return {"success": _success(self._info), "subtasks_completed": self.completed,
+                "dense_reward": float(self._info.get("unscaled_reward", 0.0)) / 10.0, "step": self._t}
+
+    def _observe(self) -> Observation:
+        env = self._env
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(env.model, self.config.image_size, self.config.image_size)
+        images = {}
+        for cam in self.config.cameras:
+            self._renderer.update_scene(env.data, camera=CAMERA_MAP[cam])
+            img = self._renderer.render()
+            images[cam] = np.ascontiguousarray(img[::-1, ::-1] if CAMERA_MAP[cam] in FLIPPED else img)
+        state = np.concatenate([env.data.qpos[self._arm_qadr], self._obs[:4]]).astype(np.float32)
+        return Observation(images=images, state=state, time=self._t / self.spec.control_hz)
+
+    def expert(self, mode: str = "expert") -> MetaWorldExpert:
+        if mode not in EXPERT_MODES:
+            raise ValueError(f"MetaWorld experts support modes {EXPERT_MODES}, not {mode!r}")
+        return MetaWorldExpert(mode, getattr(mw_policies, self.task.policy)(), self, self._rng)
+
+    @property
+    def expert_modes(self) -> tuple[str, ...]:
+        return EXPERT_MODES
+
+    @property
+    def raw_observation(self) -> np.ndarray:
+        return self._obs.copy()
+
+
+class MetaWorldExpert:
+    """MetaWorld's scripted policy; `stall` stops after the first subtask, `imposter` acts on an
+    observation whose object is 15 cm away, so the arm performs the task on thin air."""
+
+    def __init__(self, mode: str, policy, env: MetaWorldEnv, rng: np.random.Generator) -> None:
+        self.mode = mode
+        self._policy = policy
+        self._env = env
+        self._rng = rng
+        self._offset = np.array([rng.choice([-1.0, 1.0]) * 0.15, 0.0, 0.0])
+        self._script: Iterator[np.ndarray] | None = None
+
+    def act(self, ts: TimeStep) -> np.ndarray:
+        obs = self._env.raw_observation
+        if self.mode == "imposter":
+            obs[4:7] += self._offset
+        if self.mode == "stall" and self._env.completed >= 1:
+            return np.concatenate([self._rng.normal(0.0, 0.15, 3).clip(-1, 1), [0.0]]).astype(np.float32)
+        return np.clip(self._policy.get_action(obs), -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,24 @@
+"""Shared fixtures. Tests never touch the hub, and lerobot's caches stay inside the test's tmp dir."""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hf_home(tmp_path_factory):
+    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf_home"))
+
+
+@pytest.fixture(scope="session")
+def mixed_dataset(tmp_path_factory):
+    """A small collected pick-place dataset with every outcome (seeds chosen to cover them)."""
+    from robo_reward.data.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("data") / "pick-place-mixed"
+    summary = collect(CollectConfig(task="pick-place", out=out, episodes=8, quality="mixed", seed=100), progress=False)
+    return out, summary

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+from robo_reward.envs import Env, SimConfig, available_tasks, make_env
+from robo_reward.envs.tasks import MODE_OUTCOME, TASKS, outcome_from_progress
+
+SUITE = tuple(TASKS)
+METAWORLD = tuple(t for t in available_tasks() if t.startswith("mw/"))
+
+
+def run_episode(env, mode: str, seed: int):
+    ts = env.reset(seed)
+    expert = env.expert(mode)
+    while not ts.done:
+        ts = env.step(expert.act(ts))
+    return ts
+
+
+@pytest.mark.parametrize("task", SUITE + METAWORLD)
+def test_reset_step_match_spec(task):
+    env = make_env(task, SimConfig(image_size=64))
+    try:
+        assert isinstance(env, Env)
+        spec = env.spec
+        ts = env.reset(seed=3)
+        rng = np.random.default_rng(0)
+        for _ in range(15):
+            obs = ts.obs
+            assert set(obs.images) == set(spec.camera_names)
+            for cam in spec.cameras:
+                img = obs.images[cam.name]
+                assert img.shape == (cam.height, cam.width, 3) and img.dtype == np.uint8
+                assert img.std() > 1.0, f"{task}/{cam.name} renders a blank image"
+            assert obs.state.shape == spec.state.shape and obs.state.dtype == np.float32
+            assert np.all(np.isfinite(obs.state))
+            assert spec.state.contains(obs.state), f"{task}: state outside its declared bounds"
+            assert isinstance(ts.terminated, bool) and isinstance(ts.truncated, bool)
+            ts = env.step(rng.uniform(spec.action.low, spec.action.high))
+            if ts.done:
+                ts = env.reset()
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", SUITE + METAWORLD)
+def test_expert_succeeds(task):
+    """Every scripted expert succeeds in >= 95% of 20 seeds, judged from physics."""
+    env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+    try:
+        results = [run_episode(env, "expert", seed) for seed in range(20)]
+    finally:
+        env.close()
+    rate = np.mean([ts.info["success"] for ts in results])
+    assert rate >= 0.95, f"{task}: expert success {rate:.2f}"
+    assert all(ts.terminated for ts in results if ts.info["success"])
+
+
+@pytest.mark.parametrize("task", SUITE)
+def test_failure_modes_produce_their_outcome(task):
+    """Each scripted mode ends in the outcome it is built for: no partial or failure episode
+    succeeds, near misses reach the last subtask, imposters never complete a subtask."""
+    env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+    n_sub = len(env.spec.subtasks)
+    try:
+        for mode, want in MODE_OUTCOME.items():
+            for seed in range(200, 205):
+                ts = run_episode(env, mode, seed)
+                got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"])
+                assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info['subtasks_completed']} subtasks)"
+                if mode == "near_miss":
+                    assert ts.info["subtasks_completed"] == n_sub - 1
+                if mode == "imposter":
+                    assert ts.info["subtasks_completed"] == 0
+                if want != "success":
+                    assert not ts.terminated and ts.truncated, "a non-success episode must run to the time limit"
+    finally:
+        env.close()
+
+
+def test_joint_position_control_tracks_targets():
+    env = make_env("pick-place", SimConfig(control="joint", image_size=32, cameras=("front",)))
+    try:
+        ts = env.reset(0)
+        q0 = ts.obs.state[:7].copy()
+        target = q0 + np.array([0.3, -0.2, 0.1, 0.2, 0.0, 0.1, 0.3])
+        for _ in range(10):
+            ts = env.step(np.concatenate([target, [-1.0]]))
+        assert np.abs(ts.obs.state[:7] - target).max() < 0.02
+        with pytest.raises(ValueError, match="end-effector"):
+            env.expert()
+    finally:
+        env.close()
+
+
+def test_ee_control_moves_tcp():
+    env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
+    try:
+        ts = env.reset(0)
+        p0 = ts.obs.state[-3:].copy()
+        for _ in range(3):
+            ts = env.step(np.array([0.0, 0.0, -1.0, -1.0]))
+        assert p0[2] - ts.obs.state[-1] > 0.1  # three full steps down: ~0.15 m
+        for _ in range(3):
+            ts = env.step(np.array([0.0, 1.0, 0.0, -1.0]))
+        assert ts.obs.state[-2] - p0[1] > 0.1
+        with pytest.raises(ValueError, match="action shape"):
+            env.step(np.zeros(3))
+        with pytest.raises(ValueError, match="non-finite"):
+            env.step(np.array([np.nan, 0, 0, 0]))
+    finally:
+        env.close()
+
+
+def test_seeds_randomise_and_repeat():
+    env = make_env("pick-place", SimConfig(image_size=48, cameras=("front",)))
+    try:
+        a = env.reset(1).obs.images["front"]
+        b = env.reset(2).obs.images["front"]
+        a2 = env.reset(1).obs.images["front"]
+    finally:
+        env.close()
+    assert np.array_equal(a, a2)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 1.0
+
+
+def test_visual_shift_moves_cameras():
+    plain = make_env("pick-place", SimConfig(image_size=48, cameras=("front",)))
+    shifted = make_env("pick-place", SimConfig(image_size=48, cameras=("front",), visual_shift=True))
+    try:
+        a = plain.reset(5).obs.images["front"].astype(int)
+        b = shifted.reset(5).obs.images["front"].astype(int)
+        assert np.abs(a - b).mean() > 5.0
+        ts = shifted.reset(5)
+        assert run_episode(shifted, "expert", 5).info["success"], "the task itself is unchanged"
+    finally:
+        plain.close()
+        shifted.close()
+
+
+@pytest.mark.parametrize(
+    ("task", "cfg", "match"),
+    [
+        ("no-such-task", SimConfig(), "unknown task"),
+        ("pick-place", SimConfig(cameras=("front", "top")), "unknown camera 'top'"),
+        ("pick-place", SimConfig(image_size=8), "image size 8 out of range"),
+        ("pick-place", SimConfig(control="torque"), "control must be"),
+        ("mw/pick-place-v3", SimConfig(cameras=("overhead",)), "unknown camera 'overhead'"),
+    ],
+)
+def test_bad_configs_fail_clearly(task, cfg, match):
+    with pytest.raises(ValueError, match=match):
+        make_env(task, cfg)
