@@ -57,6 +57,35 @@ def cmd_bench_sim(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_reward(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.train import TrainConfig, train
+
+    data = tuple(d for group in ns.data for d in group)
+    ns.data = data
+    summary = train(config_from_args(TrainConfig, ns))
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_eval_reward(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.evaluate import EvalConfig, evaluate
+
+    m = evaluate(config_from_args(EvalConfig, ns))
+    keys = ("episodes", "voc_mean", "voc_median", "completion_accuracy", "auroc", "stage_accuracy")
+    print(json.dumps({k: m[k] for k in keys}))
+    for p in ("incremental", "forward", "backward", "fused"):
+        print(f"{p:>12}: completion {m[p]['completion_accuracy']:.3f}  auroc {m[p]['auroc']}  voc {m[p]['voc_mean']}")
+    print(f"wrote {ns.out}/metrics.json")
+    return 0
+
+
+def cmd_score(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.evaluate import ScoreConfig, score_to_parquet
+
+    print(f"wrote {score_to_parquet(config_from_args(ScoreConfig, ns))}")
+    return 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from robo_reward.demo import DemoConfig, run_demo
 
@@ -68,11 +97,16 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.data.collect import CollectConfig
     from robo_reward.demo import DemoConfig
     from robo_reward.envs.bench import BenchSimConfig
+    from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
+    from robo_reward.reward.train import TrainConfig
 
     return [
         ("tasks", "list the available tasks", cmd_tasks, None),
         ("collect", "record scripted episodes into a LeRobotDataset with subtask annotations", cmd_collect, CollectConfig),
         ("view", "render an episode (all cameras, subtask, frame index) as a video", cmd_view, ViewConfig),
+        ("train-reward", "train the general reward model (GRM) on annotated datasets", cmd_train_reward, TrainConfig),
+        ("eval-reward", "evaluate a GRM: VOC, completion accuracy, AUROC, stage accuracy, plots, videos", cmd_eval_reward, EvalConfig),
+        ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]
@@ -84,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, fn, cfg in _verbs():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if cfg is not None:
-            add_config_args(p, cfg)
+            add_config_args(p, cfg, repeatable=("data",) if name == "train-reward" else ())
         p.set_defaults(fn=fn)
     return parser
 
@@ -93,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         return ns.fn(ns)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, ImportError) as exc:
         print(f"robo-reward {ns.verb}: error: {exc}", file=sys.stderr)
         return 2
 

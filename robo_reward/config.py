@@ -19,8 +19,10 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[str, ...] = ()) -> None:
-    """Add one flag per dataclass field. Tuples of str are comma-separated; bools are switches."""
+def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[str, ...] = (),
+                    repeatable: tuple[str, ...] = ()) -> None:
+    """Add one flag per dataclass field. Tuples of str are comma-separated; bools are switches;
+    `repeatable` tuple fields may also be given several times (values are collected per flag)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
@@ -29,6 +31,9 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[
             parser.add_argument(_flag(f.name), action="store_true", default=f.default, help=help_text)
             continue
         kind = _scalar_type(hint)
+        if f.name in repeatable:
+            parser.add_argument(_flag(f.name), type=kind, action="append", required=True, help=help_text + " (repeatable)")
+            continue
         has_default = f.default is not dataclasses.MISSING
         default = f.default if has_default else None
         shown = ",".join(default) if isinstance(default, tuple) else default

@@ -1,0 +1,1 @@
+"""The General Reward Model: multi-view, stage-aware, step-discretized progress from hops."""

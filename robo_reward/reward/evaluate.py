@@ -1,0 +1,173 @@
+"""`robo-reward eval-reward` and `robo-reward score`: run a GRM over a dataset's episodes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from robo_reward.config import run_record, write_json
+from robo_reward.data.lerobot_io import load_episode, read_info
+from robo_reward.reward.checkpoint import load_checkpoint
+from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
+from robo_reward.reward.labels import progress_labels, subtask_shares
+from robo_reward.reward.metrics import auroc, classify_completion, confusion, voc
+from robo_reward.reward.train import resolve_device
+from robo_reward.types import Episode
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    model: Path = field(metadata={"help": "checkpoint folder (a run's `last`)"})
+    data: Path = field(metadata={"help": "dataset to evaluate on (use seeds the model never saw)"})
+    out: Path = field(metadata={"help": "output folder: metrics.json, plots, videos"})
+    plots: int = field(default=12, metadata={"help": "episodes to plot"})
+    videos: int = field(default=2, metadata={"help": "progress-overlay videos to write"})
+    consistency: bool = field(default=False, metadata={"help": "use the consistency-weighted fusion"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    model: Path = field(metadata={"help": "checkpoint folder"})
+    data: Path = field(metadata={"help": "dataset to score"})
+    out: Path = field(metadata={"help": "output parquet (LeRobot RA-BC columns + stage and uncertainty)"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+
+
+def score_dataset(model_dir: Path, data: Path, device: str, consistency: bool = False, progress: bool = True):
+    """Yield (Episode, Progress) for every episode of `data`."""
+    dev = resolve_device(device)
+    model, tasks, _ = load_checkpoint(model_dir, dev)
+    scorer = Scorer(model, tasks, dev, consistency)
+    info = read_info(data)
+    for ann in tqdm(info.episodes, desc="score", disable=not progress, unit="ep"):
+        ep = load_episode(data, ann.episode_index, model.cfg.cameras)
+        yield ann.episode_index, ep, scorer.score(ep.images, ep.task_text), info
+
+
+def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    plotted, videos = 0, 0
+    start = time.perf_counter()
+    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.consistency, progress):
+        names = list(info.subtasks if set(info.subtasks) >= {s.name for s in ep.subtasks} else [s.name for s in ep.subtasks])
+        true_phi = progress_labels(ep.subtasks, names, ep.length, ep.outcome == "success", subtask_shares(names, "equal"))
+        from robo_reward.data.annotations import frame_stage
+
+        true_stage = frame_stage(ep.subtasks, names, ep.length)
+        row = {"episode": ep_idx, "outcome": ep.outcome, "mode": ep.mode, "length": ep.length,
+               "stage_acc": float((pr.stage == true_stage).mean())}
+        for p in PERSPECTIVES:
+            v = pr.perspective(p)
+            row[f"{p}/final"] = float(v[-1])
+            row[f"{p}/voc"] = voc(v)
+            row[f"{p}/pred"] = classify_completion(v)
+            row[f"{p}/mae"] = float(np.abs(v - true_phi).mean())
+        rows.append(row)
+        if plotted < cfg.plots:
+            plot_episode(out / "plots" / f"episode_{ep_idx:04d}.png", ep, pr, true_phi, names)
+            plotted += 1
+        if videos < cfg.videos:
+            overlay_video(out / "videos" / f"episode_{ep_idx:04d}.mp4", ep, pr, names)
+            videos += 1
+    metrics = summarize(rows)
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(out / "metrics.json", {**run_record(cfg), "metrics": metrics})
+    pd.DataFrame(rows).to_csv(out / "episodes.csv", index=False)
+    return metrics
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Headline metrics for every perspective; the un-prefixed keys are the fused estimate's."""
+    out: dict = {"episodes": len(rows), "outcomes": {o: sum(r["outcome"] == o for r in rows) for o in ("success", "partial", "failure")}}
+    success = [r for r in rows if r["outcome"] == "success"]
+    for p in PERSPECTIVES:
+        vocs = [r[f"{p}/voc"] for r in success]
+        true = [r["outcome"] for r in rows]
+        pred = [r[f"{p}/pred"] for r in rows]
+        m = {
+            "voc_mean": float(np.mean(vocs)) if vocs else None,
+            "voc_median": float(np.median(vocs)) if vocs else None,
+            "completion_accuracy": float(np.mean([a == b for a, b in zip(true, pred, strict=True)])),
+            "confusion": confusion(true, pred),
+            "auroc": auroc([r[f"{p}/final"] for r in success], [r[f"{p}/final"] for r in rows if r["outcome"] != "success"]),
+            "progress_mae": float(np.mean([r[f"{p}/mae"] for r in rows])),
+        }
+        for kind in sorted({r["mode"] for r in rows} - {"expert", "unknown"}):
+            neg = [r[f"{p}/final"] for r in rows if r["mode"] == kind]
+            m[f"auroc_vs_{kind}"] = auroc([r[f"{p}/final"] for r in success], neg)
+            m[f"{kind}_scored_not_success"] = float(np.mean([r[f"{p}/pred"] != "success" for r in rows if r["mode"] == kind]))
+        out[p] = m
+    out.update({k: v for k, v in out["fused"].items()})
+    out["stage_accuracy"] = float(np.average([r["stage_acc"] for r in rows], weights=[r["length"] for r in rows]))
+    return out
+
+
+def plot_episode(path: Path, ep: Episode, pr: Progress, true_phi: np.ndarray, names: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    colors = plt.cm.Pastel1(np.arange(len(names)) % 9)
+    for s in ep.subtasks:
+        ax.axvspan(s.start - 0.5, s.end + 0.5, color=colors[names.index(s.name)], alpha=0.6, lw=0)
+        ax.text((s.start + s.end) / 2, 1.04, s.name, ha="center", fontsize=8)
+    t = np.arange(ep.length)
+    ax.plot(t, true_phi, "k--", lw=1, label="label Φ")
+    for p, style in (("incremental", ":"), ("forward", ":"), ("backward", ":")):
+        ax.plot(t, pr.perspective(p), style, lw=1, label=p)
+    ax.plot(t, pr.value, "C3", lw=2, label="fused Φ*")
+    ax.fill_between(t, pr.value - pr.uncertainty, pr.value + pr.uncertainty, color="C3", alpha=0.15)
+    ax.set_ylim(-0.05, 1.12)
+    ax.set_xlabel("frame")
+    ax.set_title(f"{ep.task_text} — {ep.outcome} ({ep.mode}), predicted {classify_completion(pr.value)}", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def overlay_video(path: Path, ep: Episode, pr: Progress, names: list[str]) -> None:
+    from robo_reward.viz.video import annotate_frame, write_video
+
+    cams = list(ep.images)
+    frames = []
+    for t in range(ep.length):
+        lines = [f"{ep.task_text} [{ep.outcome}/{ep.mode}]",
+                 f"frame {t}  progress {pr.value[t]:.2f} ± {pr.uncertainty[t]:.2f}  stage {names[pr.stage[t]] if pr.stage[t] < len(names) else pr.stage[t]}"]
+        img = annotate_frame([ep.images[c][t] for c in cams], lines)
+        bar_w = int(img.shape[1] * float(pr.value[t]))
+        img[-4:, :bar_w] = (220, 60, 60)
+        frames.append(img)
+    write_video(frames, path, ep.fps)
+
+
+def score_to_parquet(cfg: ScoreConfig, progress: bool = True) -> Path:
+    """Per-frame progress with LeRobot's RA-BC columns (index, episode_index, frame_index,
+    progress_sparse) plus stage and uncertainty."""
+    parts = []
+    offset = 0
+    for ep_idx, ep, pr, _ in score_dataset(cfg.model, cfg.data, cfg.device, progress=progress):
+        n = ep.length
+        parts.append(pd.DataFrame({
+            "index": np.arange(offset, offset + n), "episode_index": ep_idx, "frame_index": np.arange(n),
+            "progress_sparse": pr.value.astype(np.float32), "stage": pr.stage.astype(np.int32),
+            "uncertainty": pr.uncertainty.astype(np.float32),
+        }))
+        offset += n
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    pd.concat(parts, ignore_index=True).to_parquet(tmp, index=False)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,181 @@
+"""Inference: per-frame progress from three perspectives, fused (Robo-Dopamine's multi-perspective
+fusion), for whole episodes in one batched pass and for streaming use at control rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from robo_reward.reward.checkpoint import TaskTable
+from robo_reward.reward.model import GRM, as_numpy
+
+PERSPECTIVES = ("incremental", "forward", "backward", "fused")
+CONSISTENCY_ALPHA = 20.0
+
+
+@dataclass
+class Progress:
+    """Per-frame output of the reward model for one episode."""
+
+    value: np.ndarray  # [T] fused Φ* in [0, 1]
+    incremental: np.ndarray  # [T]
+    forward: np.ndarray  # [T]
+    backward: np.ndarray  # [T]
+    stage: np.ndarray  # [T] index into the task's subtasks
+    stage_probs: np.ndarray  # [T, S_task]
+    uncertainty: np.ndarray  # [T] mean std of the three hop distributions
+
+    def perspective(self, name: str) -> np.ndarray:
+        return self.value if name == "fused" else getattr(self, name)
+
+
+def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
+    """Φ_I(t) = Φ_I(t-1) + (1 - Φ_I(t-1))·H if H >= 0 else Φ_I(t-1) + Φ_I(t-1)·H; stays in [0, 1]."""
+    phi_prev, h = np.asarray(phi_prev, float), np.clip(np.asarray(h, float), -1.0, 1.0)
+    return np.where(h >= 0, phi_prev + (1.0 - phi_prev) * h, phi_prev + phi_prev * h)
+
+
+def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, consistency: bool = False) -> np.ndarray:
+    """Φ* = (Φ_I + Φ_F + Φ_B) / 3, or with `consistency` the conservative update that trusts the
+    anchored estimates only where they agree: w = exp(-α Δ²), Δ = |Φ_B - Φ_F| / (Φ̄ + ε)."""
+    phi_f, phi_b = np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1)
+    if not consistency:
+        return np.clip((phi_i + phi_f + phi_b) / 3.0, 0.0, 1.0)
+    bar = (phi_f + phi_b) / 2.0
+    delta = np.abs(phi_b - phi_f) / (bar + 1e-3)
+    w = np.exp(-CONSISTENCY_ALPHA * delta**2)
+    out = np.zeros_like(phi_i)
+    out[0] = bar[0]
+    for t in range(1, len(phi_i)):
+        d_inc = phi_i[t] - phi_i[t - 1]
+        out[t] = out[t - 1] + (w[t] / 2.0) * (bar[t] - out[t - 1] + d_inc)
+    return np.clip(out, 0.0, 1.0)
+
+
+class Scorer:
+    """Scores episodes with a trained GRM for one task."""
+
+    def __init__(self, model: GRM, tasks: TaskTable, device: torch.device | str = "cpu", consistency: bool = False) -> None:
+        self.model, self.tasks, self.device, self.consistency = model.eval(), tasks, torch.device(device), consistency
+        self.cameras = model.cfg.cameras
+        self._goal_cache: dict[int, torch.Tensor] = {}
+
+    def _stack(self, images: dict[str, np.ndarray]) -> np.ndarray:
+        missing = [c for c in self.cameras if c not in images]
+        if missing:
+            raise KeyError(f"the model reads cameras {list(self.cameras)}; frames lack {missing}")
+        return np.stack([images[c] for c in self.cameras], axis=-4)  # [..., V, H, W, 3]
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray, batch: int = 256) -> torch.Tensor:
+        """uint8 [N, V, H, W, 3] -> [N, D]"""
+        if not np.isfinite(frames).all():
+            raise ValueError("frames contain non-finite values")
+        parts = [self.model.encode(torch.from_numpy(frames[i : i + batch]).to(self.device)) for i in range(0, len(frames), batch)]
+        return torch.cat(parts)
+
+    def goal_embedding(self, task_id: int) -> torch.Tensor:
+        if task_id not in self._goal_cache:
+            self._goal_cache[task_id] = self.encode(self.tasks.goals[task_id])
+        return self._goal_cache[task_id]
+
+    @torch.no_grad()
+    def score(self, images: dict[str, np.ndarray], task: str) -> Progress:
+        """Whole-episode scoring: every frame encoded once; hop queries (t-1 -> t), (start -> t)
+        and (goal_k -> t) for every goal reference k, batched into one head call."""
+        task_id = self.tasks.index(task)
+        frames = self._stack(images)
+        z = self.encode(frames)
+        t_len = len(z)
+        goals = self.goal_embedding(task_id)
+        k = len(goals)
+        text = torch.from_numpy(self.tasks.embeddings[task_id]).to(self.device)[None].expand(t_len * (2 + k), -1)
+        z_start = z[:1].expand(t_len, -1)
+        z_goal = goals.mean(0, keepdim=True).expand(t_len, -1)
+        prev = torch.cat([z[:1], z[:-1]])
+        zp = torch.cat([prev, z_start, goals.repeat_interleave(t_len, 0)])
+        zq = z.repeat(2 + k, 1)
+        out = self.model.hop(zp, zq, z_start.repeat(2 + k, 1), z_goal.repeat(2 + k, 1), text)
+        h = as_numpy(out.expected).reshape(2 + k, t_len)
+        std = as_numpy(out.std).reshape(2 + k, t_len)
+        phi_i = np.zeros(t_len)
+        phi_f = np.clip(h[1], 0.0, 1.0)
+        phi_i[0] = phi_f[0]
+        for t in range(1, t_len):
+            phi_i[t] = incremental_step(phi_i[t - 1], h[0, t])
+        phi_b = np.clip(1.0 + h[2:].mean(0), 0.0, 1.0)
+        fused = fuse(phi_i, phi_f, phi_b, self.consistency)
+        stage_probs = self._stage_probs(z, z_start, task_id)
+        return Progress(fused, phi_i, phi_f, phi_b, stage_probs.argmax(-1), stage_probs,
+                        np.concatenate([std[:2], std[2:].mean(0, keepdims=True)]).mean(0))
+
+    def _stage_probs(self, z: torch.Tensor, z_start: torch.Tensor, task_id: int) -> np.ndarray:
+        names = self.tasks.subtasks[task_id]
+        idx = torch.tensor([self.model.cfg.subtasks.index(n) for n in names], device=self.device)
+        mask = torch.zeros(len(z), len(self.model.cfg.subtasks), dtype=torch.bool, device=self.device)
+        mask[:, idx] = True
+        text = torch.from_numpy(self.tasks.embeddings[task_id]).to(self.device)[None].expand(len(z), -1)
+        logits = self.model.stage_logits(z, z_start, text, mask)[:, idx]
+        return as_numpy(logits.softmax(-1))
+
+
+@dataclass
+class StreamStep:
+    progress: float
+    incremental: float
+    forward: float
+    backward: float
+    stage: int
+    stage_name: str
+    uncertainty: float
+
+
+class StreamingScorer:
+    """Online progress for a control loop: keeps the START state (first frame after reset), the
+    task's GOAL states and the previous state; each step encodes one new multi-view frame and makes
+    one batched head call. O(1) model calls per control step."""
+
+    def __init__(self, scorer: Scorer, task: str) -> None:
+        self.s = scorer
+        self.task_id = scorer.tasks.index(task)
+        self.names = scorer.tasks.subtasks[self.task_id]
+        m = scorer.model
+        self._goals = scorer.goal_embedding(self.task_id)
+        self._goal_mean = self._goals.mean(0, keepdim=True)
+        self._text = torch.from_numpy(scorer.tasks.embeddings[self.task_id]).to(scorer.device)[None]
+        self._stage_idx = torch.tensor([m.cfg.subtasks.index(n) for n in self.names], device=scorer.device)
+        self._mask = torch.zeros(1, len(m.cfg.subtasks), dtype=torch.bool, device=scorer.device)
+        self._mask[:, self._stage_idx] = True
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self._z_start: torch.Tensor | None = None
+        self._z_prev: torch.Tensor | None = None
+        self._phi_i = 0.0
+        self._fused = 0.0
+
+    @torch.no_grad()
+    def step(self, images: dict[str, np.ndarray]) -> StreamStep:
+        m, s = self.s.model, self.s
+        frame = torch.from_numpy(self.s._stack(images)[None]).to(s.device)
+        z = m.encode(frame)
+        first = self._z_start is None
+        if first:
+            self._z_start, self._z_prev = z, z
+        k = len(self._goals)
+        zp = torch.cat([self._z_prev, self._z_start, self._goals])
+        zq = z.expand(2 + k, -1)
+        out = m.hop(zp, zq, self._z_start.expand(2 + k, -1), self._goal_mean.expand(2 + k, -1), self._text.expand(2 + k, -1))
+        h = as_numpy(out.expected)
+        phi_f = float(np.clip(h[1], 0, 1))
+        phi_b = float(np.clip(1.0 + h[2:].mean(), 0, 1))
+        self._phi_i = phi_f if first else float(incremental_step(self._phi_i, h[0]))
+        fused = float(fuse(np.array([self._phi_i]), np.array([phi_f]), np.array([phi_b]))[0])
+        logits = m.stage_logits(z, self._z_start, self._text, self._mask)[0, self._stage_idx]
+        stage = int(logits.argmax())
+        self._z_prev = z
+        std = as_numpy(out.std)
+        return StreamStep(fused, self._phi_i, phi_f, phi_b, stage, self.names[stage],
+                          float((std[0] + std[1] + std[2:].mean()) / 3))

@@ -1,0 +1,184 @@
+"""`robo-reward train-reward`: GRM training with a progress bar, TensorBoard logs, periodic atomic
+checkpoints, `--resume`, mixed precision on GPU and multi-GPU through torchrun (DDP)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from robo_reward.config import run_record, write_json
+from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig
+from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
+from robo_reward.reward.model import GRM, ModelConfig, count_parameters
+from robo_reward.reward.text import embed_texts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: tuple[str, ...] = field(metadata={"help": "dataset folders (comma-separated; repeat --data to add more)"})
+    out: Path = field(metadata={"help": "run folder: checkpoints, logs, config"})
+    steps: int = field(default=2000, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=32, metadata={"help": "pairs per step (per process)"})
+    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (cosine decay)"})
+    backbone: str = field(default="conv", metadata={"help": "conv | resnet18 | hf:<model>"})
+    cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "cameras the model reads"})
+    image_size: int = field(default=96, metadata={"help": "model input size (frames are resized)"})
+    label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
+    stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
+    augment: bool = field(default=True, metadata={"help": "random shifts and brightness jitter"})
+    shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
+    resume: bool = field(default=False, metadata={"help": "continue from out/last if it exists"})
+    max_episodes: int = field(default=0, metadata={"help": "use at most this many episodes per dataset (0: all)"})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """DrQ-style random shift (replicate-pad then crop) + per-state brightness jitter, uint8 in/out."""
+    n, v, h, w, c = frames.shape
+    x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (n * v,), generator=rng)
+    dy = torch.randint(0, 2 * pad + 1, (n * v,), generator=rng)
+    rows = (torch.arange(h)[None, :] + dy[:, None])  # [NV, H]
+    cols = (torch.arange(w)[None, :] + dx[:, None])
+    x = x[torch.arange(n * v)[:, None, None, None], torch.arange(c)[None, :, None, None],
+          rows[:, None, :, None], cols[:, None, None, :]]
+    gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, 1, generator=rng) - 0.5) * 2
+    x = x.view(n, v, c, h, w) * gain
+    return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
+
+
+def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy on smoothed hop-bin targets + stage cross-entropy. `net` is the GRM or its DDP wrapper."""
+    out, stage_logits = net(batch.frames, batch.view_mask, batch.p, batch.q, batch.start, batch.goal, batch.text,
+                            batch.stage_mask)
+    hop_loss = -(batch.hop_target * out.logits.log_softmax(-1)).sum(-1).mean()
+    stage_loss = F.cross_entropy(stage_logits, batch.stage)
+    loss = hop_loss + stage_weight * stage_loss
+    with torch.no_grad():
+        metrics = {
+            "loss": float(loss), "hop_ce": float(hop_loss), "stage_ce": float(stage_loss),
+            "hop_mae": float((out.expected - batch.hop).abs().mean()),
+            "stage_acc": float((stage_logits.argmax(-1) == batch.stage).float().mean()),
+        }
+    return loss, metrics
+
+
+def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
+    for ep in bank.episodes:
+        perm = rng.permutation(ep.length)
+        ep.phi, ep.stage = ep.phi[perm], ep.stage[perm]
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict:
+    """Train (or resume) a GRM. Returns the final summary (also written to out/summary.json)."""
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    if ddp:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+        dist.init_process_group(backend)
+    device = resolve_device(cfg.device)
+    if ddp and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.seed + rank)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / "last"
+
+    bank = EpisodeBank([Path(d) for d in cfg.data], cfg.cameras, cfg.label_scheme, progress=progress and rank == 0,
+                       max_episodes=cfg.max_episodes or None)
+    if cfg.shuffle_labels:
+        _shuffle_labels(bank, np.random.default_rng(cfg.seed))
+    texts = [t.text for t in bank.tasks]
+    tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], embed_texts(texts),
+                      [bank.goal_states(i) for i in range(len(texts))])
+    mcfg = ModelConfig(cameras=cfg.cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks))
+    start_step = 0
+    if cfg.resume and last.exists():
+        model, _, meta = load_checkpoint(last, device)
+        if tuple(model.cfg.subtasks) != mcfg.subtasks:
+            raise ValueError(f"{last}: checkpoint subtasks {model.cfg.subtasks} differ from the data's {mcfg.subtasks}")
+        start_step = int(meta["step"])
+        model.train()
+    else:
+        model = GRM(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    if start_step and (last / "optimizer.pt").exists():
+        opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(cfg.steps, 1)))))
+    for _ in range(start_step):
+        sched.step()
+    net = model
+    if ddp:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=cfg.batch_size, hop_bins=mcfg.hop_bins),
+                          seed=cfg.seed * 1000 + rank + start_step)
+    gen = torch.Generator().manual_seed(cfg.seed * 7919 + rank + start_step)
+    writer = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+        write_json(out / "run.json", run_record(cfg, parameters=count_parameters(model), subtasks=bank.subtasks,
+                                                tasks=texts, episodes=len(bank.episodes)))
+    amp = device.type == "cuda"
+    extra = {"train": run_record(cfg)["config"]}
+    t0, samples, metrics = time.perf_counter(), 0, {}
+    bar = tqdm(range(start_step, cfg.steps), desc="train-reward", disable=not progress or rank != 0,
+               initial=start_step, total=cfg.steps)
+    model.train()
+    for step in bar:
+        batch = sampler.sample()
+        if cfg.augment:
+            batch = replace(batch, frames=augment(batch.frames, gen))
+        batch = batch.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss, metrics = grm_loss(net, batch, cfg.stage_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        samples += cfg.batch_size
+        if writer is not None and (step % 10 == 0 or step == cfg.steps - 1):
+            for k, v in metrics.items():
+                writer.add_scalar(f"train/{k}", v, step)
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", hop_mae=f"{metrics['hop_mae']:.3f}")
+        if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+            save_checkpoint(last, model, tasks, {**extra, "step": step + 1}, opt)
+    elapsed = time.perf_counter() - t0
+    summary = {"steps": cfg.steps, "final": metrics, "seconds": round(elapsed, 1),
+               "samples_per_s": round(samples * (int(os.environ.get("WORLD_SIZE", "1"))) / max(elapsed, 1e-9), 1),
+               "device": str(device), "parameters": count_parameters(model)}
+    if rank == 0:
+        write_json(out / "summary.json", summary)
+        if writer is not None:
+            writer.close()
+    if ddp:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from robo_reward.reward.infer import fuse, incremental_step
+from robo_reward.reward.labels import (
+    apply_hop,
+    hop_label,
+    hop_to_bin,
+    progress_labels,
+    smoothed_bin_targets,
+    subtask_shares,
+)
+from robo_reward.reward.metrics import auroc, classify_completion, voc
+from robo_reward.types import SubtaskSpan
+
+NAMES = ("reach", "grasp")
+
+
+def test_hop_forward_and_backward_by_hand():
+    # forward: from 0.2 to 0.6 gains 0.4 of the remaining 0.8
+    assert hop_label(0.2, 0.6) == pytest.approx(0.5)
+    # backward: from 0.8 to 0.2 loses 0.6 of the achieved 0.8
+    assert hop_label(0.8, 0.2) == pytest.approx(-0.75)
+    assert hop_label(0.5, 0.5) == 0.0
+    assert hop_label(1.0, 1.0) == 0.0
+    assert hop_label(0.0, 1.0) == pytest.approx(1.0)
+    assert hop_label(1.0, 0.0) == pytest.approx(-1.0)
+
+
+def test_apply_hop_inverts_hop_label():
+    rng = np.random.default_rng(0)
+    p, q = rng.uniform(0.01, 0.99, 200), rng.uniform(0, 1, 200)
+    np.testing.assert_allclose(apply_hop(p, hop_label(p, q)), q, atol=1e-9)
+
+
+def test_equal_share_progress_by_hand():
+    spans = (SubtaskSpan("reach", 0, 1), SubtaskSpan("grasp", 2, 5))
+    phi = progress_labels(spans, NAMES, 6, success=True, shares=subtask_shares(NAMES, "equal"))
+    np.testing.assert_allclose(phi, [0.25, 0.5, 0.625, 0.75, 0.875, 1.0])
+
+
+def test_unfinished_subtask_earns_nothing():
+    spans = (SubtaskSpan("reach", 0, 1), SubtaskSpan("grasp", 2, 5))
+    phi = progress_labels(spans, NAMES, 6, success=False, shares=subtask_shares(NAMES, "equal"))
+    np.testing.assert_allclose(phi, [0.25, 0.5, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_prior_based_progress_by_hand():
+    shares = subtask_shares(NAMES, "prior", {"reach": 0.2, "grasp": 0.6})  # renormalised: 0.25 / 0.75
+    spans = (SubtaskSpan("reach", 0, 0), SubtaskSpan("grasp", 1, 3))
+    phi = progress_labels(spans, NAMES, 4, success=True, shares=shares)
+    np.testing.assert_allclose(phi, [0.25, 0.5, 0.75, 1.0])
+    with pytest.raises(ValueError, match="needs the dataset's temporal proportions"):
+        subtask_shares(NAMES, "prior")
+
+
+def test_bins_and_smoothing():
+    assert hop_to_bin(np.array([-1.0, 0.0, 1.0]), 25).tolist() == [0, 12, 24]
+    t = smoothed_bin_targets(np.array([0.0, 0.97]), 25)
+    np.testing.assert_allclose(t.sum(1), 1.0)
+    assert t[0].argmax() == 12 and t[1].argmax() == 24
+
+
+def test_fusion_stays_in_unit_interval():
+    rng = np.random.default_rng(1)
+    phi = np.zeros(500)
+    for t in range(1, 500):
+        phi[t] = incremental_step(phi[t - 1], rng.uniform(-1.5, 1.5))
+    assert phi.min() >= 0.0 and phi.max() <= 1.0
+    f, b = rng.uniform(-0.5, 1.5, 500), rng.uniform(-0.5, 1.5, 500)
+    for consistency in (False, True):
+        fused = fuse(phi, f, b, consistency)
+        assert fused.min() >= 0.0 and fused.max() <= 1.0
+
+
+def test_consistency_fusion_trusts_agreement():
+    t = np.linspace(0, 1, 20)
+    agree = fuse(t, t, t, consistency=True)
+    assert agree[-1] > 0.8  # anchored estimates agree: follows them
+    disagree = fuse(t, t, 1 - t, consistency=True)
+    assert disagree[-1] < 0.6  # they contradict each other: stays conservative
+
+
+def test_metrics():
+    assert voc(np.arange(10.0)) == pytest.approx(1.0)
+    assert voc(np.arange(10.0)[::-1]) == pytest.approx(-1.0)
+    assert classify_completion(np.linspace(0, 1, 30)) == "success"
+    assert classify_completion(np.full(30, 0.5)) == "partial"
+    assert classify_completion(np.full(30, 0.1)) == "failure"
+    assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auroc([0.1], [0.9]) == 0.0
+    assert auroc([0.5], [0.5]) == 0.5
+    assert auroc([], [0.1]) is None
