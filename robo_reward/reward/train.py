@@ -126,10 +126,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if start_step and (last / "optimizer.pt").exists():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(cfg.steps, 1)))))
-    for _ in range(start_step):
-        sched.step()
+    def lr_scale(i: int) -> float:  # warm-up then cosine, continued across resumes
+        s = i + start_step
+        return min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(cfg.steps, 1))))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_scale)
     net = model
     if ddp:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
