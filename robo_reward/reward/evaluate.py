@@ -27,7 +27,7 @@ class EvalConfig:
     out: Path = field(metadata={"help": "output folder: metrics.json, plots, videos"})
     plots: int = field(default=12, metadata={"help": "episodes to plot"})
     videos: int = field(default=2, metadata={"help": "progress-overlay videos to write"})
-    consistency: bool = field(default=False, metadata={"help": "use the consistency-weighted fusion"})
+    fusion: str = field(default="consistency", metadata={"help": "consistency (Robo-Dopamine's conservative update) or mean"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
 
 
@@ -39,11 +39,11 @@ class ScoreConfig:
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
 
 
-def score_dataset(model_dir: Path, data: Path, device: str, consistency: bool = False, progress: bool = True):
+def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = "consistency", progress: bool = True):
     """Yield (Episode, Progress) for every episode of `data`."""
     dev = resolve_device(device)
     model, tasks, _ = load_checkpoint(model_dir, dev)
-    scorer = Scorer(model, tasks, dev, consistency)
+    scorer = Scorer(model, tasks, dev, fusion)
     info = read_info(data)
     for ann in tqdm(info.episodes, desc="score", disable=not progress, unit="ep"):
         ep = load_episode(data, ann.episode_index, model.cfg.cameras)
@@ -56,7 +56,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     rows = []
     plotted, videos = 0, 0
     start = time.perf_counter()
-    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.consistency, progress):
+    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress):
         names = list(info.subtasks if set(info.subtasks) >= {s.name for s in ep.subtasks} else [s.name for s in ep.subtasks])
         true_phi = progress_labels(ep.subtasks, names, ep.length, ep.outcome == "success", subtask_shares(names, "equal"))
         from robo_reward.data.annotations import frame_stage

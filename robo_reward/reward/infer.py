@@ -37,28 +37,40 @@ def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.
     return np.where(h >= 0, phi_prev + (1.0 - phi_prev) * h, phi_prev + phi_prev * h)
 
 
-def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, consistency: bool = False) -> np.ndarray:
-    """Φ* = (Φ_I + Φ_F + Φ_B) / 3, or with `consistency` the conservative update that trusts the
-    anchored estimates only where they agree: w = exp(-α Δ²), Δ = |Φ_B - Φ_F| / (Φ̄ + ε)."""
-    phi_f, phi_b = np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1)
-    if not consistency:
-        return np.clip((phi_i + phi_f + phi_b) / 3.0, 0.0, 1.0)
+FUSIONS = ("consistency", "mean")
+
+
+def consistency_step(prev: float, phi_f: float, phi_b: float, d_inc: float) -> float:
+    """Φ*_t = Φ*_{t-1} + (w/2)(Φ̄ - Φ*_{t-1} + ΔΦ_I), w = exp(-α Δ²), Δ = |Φ_B - Φ_F| / (Φ̄ + ε):
+    moves toward the anchored estimates only as far as they agree with each other."""
     bar = (phi_f + phi_b) / 2.0
-    delta = np.abs(phi_b - phi_f) / (bar + 1e-3)
-    w = np.exp(-CONSISTENCY_ALPHA * delta**2)
-    out = np.zeros_like(phi_i)
-    out[0] = bar[0]
+    w = float(np.exp(-CONSISTENCY_ALPHA * (abs(phi_b - phi_f) / (bar + 1e-3)) ** 2))
+    return float(np.clip(prev + (w / 2.0) * (bar - prev + d_inc), 0.0, 1.0))
+
+
+def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, fusion: str = "consistency") -> np.ndarray:
+    """`mean`: Φ* = (Φ_I + Φ_F + Φ_B) / 3. `consistency`: Robo-Dopamine's conservative update,
+    started at the anchored mean of the first frame (the default: incremental drift cannot make a
+    stalled robot look finished)."""
+    phi_f, phi_b = np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1)
+    if fusion == "mean":
+        return np.clip((phi_i + phi_f + phi_b) / 3.0, 0.0, 1.0)
+    if fusion != "consistency":
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    out = np.zeros(len(phi_i))
+    out[0] = (phi_f[0] + phi_b[0]) / 2.0
     for t in range(1, len(phi_i)):
-        d_inc = phi_i[t] - phi_i[t - 1]
-        out[t] = out[t - 1] + (w[t] / 2.0) * (bar[t] - out[t - 1] + d_inc)
+        out[t] = consistency_step(out[t - 1], phi_f[t], phi_b[t], phi_i[t] - phi_i[t - 1])
     return np.clip(out, 0.0, 1.0)
 
 
 class Scorer:
     """Scores episodes with a trained GRM for one task."""
 
-    def __init__(self, model: GRM, tasks: TaskTable, device: torch.device | str = "cpu", consistency: bool = False) -> None:
-        self.model, self.tasks, self.device, self.consistency = model.eval(), tasks, torch.device(device), consistency
+    def __init__(self, model: GRM, tasks: TaskTable, device: torch.device | str = "cpu", fusion: str = "consistency") -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        self.model, self.tasks, self.device, self.fusion = model.eval(), tasks, torch.device(device), fusion
         self.cameras = model.cfg.cameras
         self._goal_cache: dict[int, torch.Tensor] = {}
 
@@ -106,7 +118,7 @@ class Scorer:
         for t in range(1, t_len):
             phi_i[t] = incremental_step(phi_i[t - 1], h[0, t])
         phi_b = np.clip(1.0 + h[2:].mean(0), 0.0, 1.0)
-        fused = fuse(phi_i, phi_f, phi_b, self.consistency)
+        fused = fuse(phi_i, phi_f, phi_b, self.fusion)
         stage_probs = self._stage_probs(z, z_start, task_id)
         return Progress(fused, phi_i, phi_f, phi_b, stage_probs.argmax(-1), stage_probs,
                         np.concatenate([std[:2], std[2:].mean(0, keepdims=True)]).mean(0))
@@ -171,8 +183,15 @@ class StreamingScorer:
         h = as_numpy(out.expected)
         phi_f = float(np.clip(h[1], 0, 1))
         phi_b = float(np.clip(1.0 + h[2:].mean(), 0, 1))
+        prev_i = self._phi_i
         self._phi_i = phi_f if first else float(incremental_step(self._phi_i, h[0]))
-        fused = float(fuse(np.array([self._phi_i]), np.array([phi_f]), np.array([phi_b]))[0])
+        if self.s.fusion == "mean":
+            fused = float(np.clip((self._phi_i + phi_f + phi_b) / 3.0, 0.0, 1.0))
+        elif first:
+            fused = (phi_f + phi_b) / 2.0
+        else:
+            fused = consistency_step(self._fused, phi_f, phi_b, self._phi_i - prev_i)
+        self._fused = fused
         logits = m.stage_logits(z, self._z_start, self._text, self._mask)[0, self._stage_idx]
         stage = int(logits.argmax())
         self._z_prev = z

@@ -68,16 +68,16 @@ def test_fusion_stays_in_unit_interval():
         phi[t] = incremental_step(phi[t - 1], rng.uniform(-1.5, 1.5))
     assert phi.min() >= 0.0 and phi.max() <= 1.0
     f, b = rng.uniform(-0.5, 1.5, 500), rng.uniform(-0.5, 1.5, 500)
-    for consistency in (False, True):
-        fused = fuse(phi, f, b, consistency)
+    for fusion in ("mean", "consistency"):
+        fused = fuse(phi, f, b, fusion)
         assert fused.min() >= 0.0 and fused.max() <= 1.0
 
 
 def test_consistency_fusion_trusts_agreement():
     t = np.linspace(0, 1, 20)
-    agree = fuse(t, t, t, consistency=True)
+    agree = fuse(t, t, t, "consistency")
     assert agree[-1] > 0.8  # anchored estimates agree: follows them
-    disagree = fuse(t, t, 1 - t, consistency=True)
+    disagree = fuse(t, t, 1 - t, "consistency")
     assert disagree[-1] < 0.6  # they contradict each other: stays conservative
 
 
