@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
+from robo_reward.data.annotations import frame_stage
 from robo_reward.data.lerobot_io import load_episode, read_info
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
@@ -57,20 +58,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     plotted, videos = 0, 0
     start = time.perf_counter()
     for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress):
-        names = list(info.subtasks if set(info.subtasks) >= {s.name for s in ep.subtasks} else [s.name for s in ep.subtasks])
-        true_phi = progress_labels(ep.subtasks, names, ep.length, ep.outcome == "success", subtask_shares(names, "equal"))
-        from robo_reward.data.annotations import frame_stage
-
-        true_stage = frame_stage(ep.subtasks, names, ep.length)
-        row = {"episode": ep_idx, "outcome": ep.outcome, "mode": ep.mode, "length": ep.length,
-               "stage_acc": float((pr.stage == true_stage).mean())}
-        for p in PERSPECTIVES:
-            v = pr.perspective(p)
-            row[f"{p}/final"] = float(v[-1])
-            row[f"{p}/voc"] = voc(v)
-            row[f"{p}/pred"] = classify_completion(v)
-            row[f"{p}/mae"] = float(np.abs(v - true_phi).mean())
+        names = list(info.subtasks)
+        row = episode_row(ep_idx, ep, {p: pr.perspective(p) for p in PERSPECTIVES}, names)
+        row["stage_acc"] = float((pr.stage == frame_stage(ep.subtasks, names, ep.length)).mean())
         rows.append(row)
+        true_phi = true_progress(ep, names)
         if plotted < cfg.plots:
             plot_episode(out / "plots" / f"episode_{ep_idx:04d}.png", ep, pr, true_phi, names)
             plotted += 1
@@ -84,11 +76,27 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     return metrics
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Headline metrics for every perspective; the un-prefixed keys are the fused estimate's."""
+def true_progress(ep: Episode, names: list[str]) -> np.ndarray:
+    return progress_labels(ep.subtasks, names, ep.length, ep.outcome == "success", subtask_shares(names, "equal"))
+
+
+def episode_row(ep_idx: int, ep: Episode, curves: dict[str, np.ndarray], names: list[str]) -> dict:
+    """Per-episode numbers for each progress curve (a perspective, or a baseline)."""
+    true_phi = true_progress(ep, names)
+    row = {"episode": ep_idx, "outcome": ep.outcome, "mode": ep.mode, "length": ep.length}
+    for p, v in curves.items():
+        row[f"{p}/final"] = float(v[-1])
+        row[f"{p}/voc"] = voc(v)
+        row[f"{p}/pred"] = classify_completion(v)
+        row[f"{p}/mae"] = float(np.abs(v - true_phi).mean())
+    return row
+
+
+def summarize(rows: list[dict], curves: tuple[str, ...] = PERSPECTIVES, headline: str = "fused") -> dict:
+    """Metrics per curve; the un-prefixed keys are the headline curve's."""
     out: dict = {"episodes": len(rows), "outcomes": {o: sum(r["outcome"] == o for r in rows) for o in ("success", "partial", "failure")}}
     success = [r for r in rows if r["outcome"] == "success"]
-    for p in PERSPECTIVES:
+    for p in curves:
         vocs = [r[f"{p}/voc"] for r in success]
         true = [r["outcome"] for r in rows]
         pred = [r[f"{p}/pred"] for r in rows]
@@ -105,8 +113,9 @@ def summarize(rows: list[dict]) -> dict:
             m[f"auroc_vs_{kind}"] = auroc([r[f"{p}/final"] for r in success], neg)
             m[f"{kind}_scored_not_success"] = float(np.mean([r[f"{p}/pred"] != "success" for r in rows if r["mode"] == kind]))
         out[p] = m
-    out.update({k: v for k, v in out["fused"].items()})
-    out["stage_accuracy"] = float(np.average([r["stage_acc"] for r in rows], weights=[r["length"] for r in rows]))
+    out.update(dict(out[headline].items()))
+    if all("stage_acc" in r for r in rows):
+        out["stage_accuracy"] = float(np.average([r["stage_acc"] for r in rows], weights=[r["length"] for r in rows]))
     return out
 
 
