@@ -1,0 +1,54 @@
+"""Policy-invariant (potential-based) reward shaping from progress Φ, as pure functions.
+
+r = r_gold + γ·Φ(s') − Φ(s), with the critic's γ (Ng et al. 1999; Robo-Dopamine's Dopamine-RL).
+Φ(s') is taken as 0 when s' is a true terminal state, so an episode's shaping sums to
+γ^T·Φ(s_T) − Φ(s_0) → −Φ(s_0), which no policy can change: the optimal policy is the sparse one's.
+On time-limit truncation Φ(s') is kept and the critic keeps bootstrapping. `delta` (Φ(s') − Φ(s),
+no γ: the "semantic trap" that pays for parking in high-progress states) and `progress` (Φ(s')
+alone) are the baselines the ablations compare against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SHAPINGS = ("pbrs", "delta", "progress", "none")
+DEFAULT_DELTA = 0.05
+
+
+@dataclass(frozen=True)
+class ShapedReward:
+    total: float
+    gold: float  # 1 on success (environment's flag, or the model's Φ >= 1 - δ when allowed)
+    shaping: float  # the progress term added to gold
+
+
+def pbrs(phi_s: float, phi_next: float, gamma: float, terminated: bool) -> float:
+    """F(s, s') = γ·Φ(s') − Φ(s), with Φ(s') = 0 on a true terminal state."""
+    if not 0.0 < gamma <= 1.0:
+        raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+    return gamma * (0.0 if terminated else phi_next) - phi_s
+
+
+def gold_reward(env_success: bool, phi_next: float | None, delta: float = DEFAULT_DELTA, from_model: bool = False) -> float:
+    """1 when the environment reports success, or (if `from_model`) when Φ(s') >= 1 − δ."""
+    if env_success:
+        return 1.0
+    if from_model and phi_next is not None and phi_next >= 1.0 - delta:
+        return 1.0
+    return 0.0
+
+
+def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float, gamma: float, terminated: bool,
+                  delta: float = DEFAULT_DELTA, gold_from_model: bool = False) -> ShapedReward:
+    if shaping not in SHAPINGS:
+        raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
+    gold = gold_reward(env_success, phi_next, delta, gold_from_model)
+    if shaping == "pbrs":
+        f = pbrs(phi_s, phi_next, gamma, terminated)
+    elif shaping == "delta":
+        f = phi_next - phi_s
+    elif shaping == "progress":
+        f = phi_next
+    else:
+        f = 0.0
+    return ShapedReward(gold + f, gold, f)

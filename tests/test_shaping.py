@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from robo_reward.shaping import gold_reward, pbrs, shaped_reward
+
+
+def test_pbrs_by_hand():
+    assert pbrs(0.2, 0.5, 0.9, terminated=False) == pytest.approx(0.9 * 0.5 - 0.2)
+    assert pbrs(0.2, 0.5, 0.9, terminated=True) == pytest.approx(-0.2)  # Φ(terminal) = 0
+    with pytest.raises(ValueError, match="gamma"):
+        pbrs(0.0, 0.0, 0.0, False)
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+def test_discounted_shaping_telescopes(terminated):
+    """Σ γ^t F_t = γ^T Φ(s_T) − Φ(s_0), with Φ(s_T) = 0 at a true terminal: no policy can change it."""
+    rng = np.random.default_rng(0)
+    phi = rng.uniform(0, 1, 31)
+    gamma, n = 0.97, 30
+    total = sum(gamma**t * pbrs(phi[t], phi[t + 1], gamma, terminated and t == n - 1) for t in range(n))
+    end = 0.0 if terminated else phi[n]
+    assert total == pytest.approx(gamma**n * end - phi[0])
+
+
+def test_parking_pays_under_delta_but_not_under_pbrs():
+    """The semantic trap: hovering at Φ = 0.9 costs (1 − γ)·Φ per step under pbrs (finishing is the
+    only way to gain), is free under delta and pays 0.9 per step under `progress`."""
+    park = [shaped_reward(s, False, 0.9, 0.9, 0.98, False) for s in ("pbrs", "delta", "progress")]
+    assert park[0].total == pytest.approx(-0.02 * 0.9)
+    assert park[1].total == 0.0
+    assert park[2].total == pytest.approx(0.9)
+
+
+def test_gold_reward():
+    assert gold_reward(True, 0.1) == 1.0
+    assert gold_reward(False, 0.97) == 0.0
+    assert gold_reward(False, 0.97, from_model=True) == 1.0
+    assert gold_reward(False, 0.9, from_model=True) == 0.0
+    r = shaped_reward("pbrs", True, 0.8, 1.0, 0.99, terminated=True)
+    assert r.gold == 1.0 and r.total == pytest.approx(1.0 - 0.8)
+    with pytest.raises(ValueError, match="shaping must be one of"):
+        shaped_reward("magic", False, 0, 0, 0.99, False)
