@@ -86,6 +86,13 @@ def cmd_score(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rl(ns: argparse.Namespace) -> int:
+    from robo_reward.rl.loop import RLConfig, run_rl
+
+    print(json.dumps(run_rl(config_from_args(RLConfig, ns))))
+    return 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from robo_reward.demo import DemoConfig, run_demo
 
@@ -99,6 +106,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.envs.bench import BenchSimConfig
     from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
     from robo_reward.reward.train import TrainConfig
+    from robo_reward.rl.loop import RLConfig
 
     return [
         ("tasks", "list the available tasks", cmd_tasks, None),
@@ -107,6 +115,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
         ("train-reward", "train the general reward model (GRM) on annotated datasets", cmd_train_reward, TrainConfig),
         ("eval-reward", "evaluate a GRM: VOC, completion accuracy, AUROC, stage accuracy, plots, videos", cmd_eval_reward, EvalConfig),
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
+        ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]

@@ -22,3 +22,14 @@ def mixed_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "pick-place-mixed"
     summary = collect(CollectConfig(task="pick-place", out=out, episodes=8, quality="mixed", seed=100), progress=False)
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def tiny_grm(mixed_dataset, tmp_path_factory):
+    """A GRM trained for a few steps on the pick-place fixture (real training, tiny budget)."""
+    from robo_reward.reward.train import TrainConfig, train
+
+    root, _ = mixed_dataset
+    out = tmp_path_factory.mktemp("tiny_grm") / "run"
+    train(TrainConfig(data=(str(root),), out=out, steps=20, batch_size=8, image_size=32), progress=False)
+    return out / "last"

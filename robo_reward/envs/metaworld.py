@@ -132,6 +132,7 @@ class MetaWorldEnv:
 
     def _summary(self) -> dict:
         return {"success": _success(self._info), "subtasks_completed": self.completed,
+                "privileged": np.concatenate([self._obs[4:11], self._obs[36:39]]).astype(np.float32),
                 "dense_reward": float(self._info.get("unscaled_reward", 0.0)) / 10.0, "step": self._t}
 
     def _observe(self) -> Observation:

@@ -122,6 +122,7 @@ class MujocoTaskEnv:
             "success": self.task.success(self.sim),
             "subtasks_completed": self.completed,
             "dense_reward": self.task.dense_reward(self.sim),
+            "privileged": self.task.privileged(self.sim).astype(np.float32),
             "step": self._t,
         }
 

@@ -163,6 +163,7 @@ class StreamingScorer:
         self.reset_state()
 
     def reset_state(self) -> None:
+        self.last_embedding = np.zeros(self.s.model.cfg.dim, np.float32)
         self._z_start: torch.Tensor | None = None
         self._z_prev: torch.Tensor | None = None
         self._phi_i = 0.0
@@ -195,6 +196,7 @@ class StreamingScorer:
         logits = m.stage_logits(z, self._z_start, self._text, self._mask)[0, self._stage_idx]
         stage = int(logits.argmax())
         self._z_prev = z
+        self.last_embedding = as_numpy(z[0])
         std = as_numpy(out.std)
         return StreamStep(fused, self._phi_i, phi_f, phi_b, stage, self.names[stage],
                           float((std[0] + std[1] + std[2:].mean()) / 3))

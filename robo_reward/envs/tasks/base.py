@@ -131,6 +131,10 @@ class Task(abc.ABC):
         return False
 
     @abc.abstractmethod
+    def privileged(self, sim: ArmSim) -> np.ndarray:
+        """Object and target state a real robot would not observe directly (fast RL sweeps in sim)."""
+
+    @abc.abstractmethod
     def dense_reward(self, sim: ArmSim) -> float:
         """The simulator's own staged dense reward in [0, 1] (a sanity reference for RL)."""
 

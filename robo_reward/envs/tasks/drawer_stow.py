@@ -54,6 +54,10 @@ class DrawerStow(Task):
     def failed(self, sim: ArmSim) -> bool:
         return bool(sim.body_pos("cube")[2] < -0.05)
 
+    def privileged(self, sim: ArmSim) -> np.ndarray:
+        return np.concatenate([sim.body_pos("cube"), sim.site_pos("handle"), sim.site_pos("tray"),
+                               [sim.joint_q("drawer"), float(sim.grasped("cube"))]])
+
     def dense_reward(self, sim: ArmSim) -> float:
         if self.success(sim):
             return 1.0

@@ -56,6 +56,9 @@ class PegInsert(Task):
     def failed(self, sim: ArmSim) -> bool:
         return bool(sim.body_pos("peg")[2] < -0.05)
 
+    def privileged(self, sim: ArmSim) -> np.ndarray:
+        return np.concatenate([sim.body_pos("peg"), sim.site_pos("hole"), [float(sim.grasped("peg"))]])
+
     def dense_reward(self, sim: ArmSim) -> float:
         if self.success(sim):
             return 1.0

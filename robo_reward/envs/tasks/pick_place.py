@@ -48,6 +48,9 @@ class PickPlace(Task):
     def failed(self, sim: ArmSim) -> bool:
         return bool(sim.body_pos("cube")[2] < -0.05)
 
+    def privileged(self, sim: ArmSim) -> np.ndarray:
+        return np.concatenate([sim.body_pos("cube"), sim.body_pos("bin"), [float(sim.grasped("cube"))]])
+
     def dense_reward(self, sim: ArmSim) -> float:
         cube, bin_pos = sim.body_pos("cube"), sim.body_pos("bin")
         reach = 1.0 - np.tanh(5.0 * np.linalg.norm(sim.tcp_pos - cube))

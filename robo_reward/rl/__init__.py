@@ -1,0 +1,1 @@
+"""Online RL: replay buffers, a SAC learner in the RLPD / HIL-SERL style, the environment loop."""

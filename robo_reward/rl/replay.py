@@ -1,0 +1,70 @@
+"""Replay buffers as fixed numpy arrays; a batch mixes online and demonstration data (RLPD)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Batch:
+    obs: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    next_obs: torch.Tensor
+    discount: torch.Tensor  # 0 at a true terminal (no bootstrap), 1 otherwise (time-limit truncation included)
+
+
+class ReplayBuffer:
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.action = np.zeros((capacity, act_dim), np.float32)
+        self.reward = np.zeros(capacity, np.float32)
+        self.discount = np.zeros(capacity, np.float32)
+        self.capacity, self.size, self.ptr = capacity, 0, 0
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+        i = self.ptr
+        self.obs[i], self.action[i], self.reward[i], self.next_obs[i] = obs, action, reward, next_obs
+        self.discount[i] = 0.0 if terminated else 1.0
+        self.ptr = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def indices(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        return rng.integers(0, self.size, n)
+
+    def save(self, path: Path) -> None:
+        tmp = Path(path).with_name(f".{Path(path).name}.tmp.npz")
+        np.savez(tmp, obs=self.obs[: self.size], next_obs=self.next_obs[: self.size], action=self.action[: self.size],
+                 reward=self.reward[: self.size], discount=self.discount[: self.size], ptr=self.ptr)
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        d = np.load(path)
+        n = len(d["reward"])
+        self.obs[:n], self.next_obs[:n], self.action[:n] = d["obs"], d["next_obs"], d["action"]
+        self.reward[:n], self.discount[:n] = d["reward"], d["discount"]
+        self.size, self.ptr = n, int(d["ptr"])
+
+
+def sample_mixed(online: ReplayBuffer, demos: ReplayBuffer | None, n: int, rng: np.random.Generator,
+                 device: torch.device) -> Batch:
+    """Half demonstrations, half online data when demonstrations exist (RLPD's symmetric sampling)."""
+    parts = []
+    if demos is not None and demos.size:
+        k = n // 2
+        parts.append((demos, demos.indices(k, rng)))
+        parts.append((online, online.indices(n - k, rng)))
+    else:
+        parts.append((online, online.indices(n, rng)))
+
+    def cat(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([getattr(b, name)[i] for b, i in parts])).to(device)
+
+    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"))
