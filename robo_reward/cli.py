@@ -93,6 +93,13 @@ def cmd_rl(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_reward(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.bench import LatencyConfig, streaming_latency
+
+    print(json.dumps(streaming_latency(config_from_args(LatencyConfig, ns))))
+    return 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from robo_reward.demo import DemoConfig, run_demo
 
@@ -106,6 +113,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.envs.bench import BenchSimConfig
     from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
     from robo_reward.reward.train import TrainConfig
+    from robo_reward.reward.bench import LatencyConfig
     from robo_reward.rl.loop import RLConfig
 
     return [
@@ -117,6 +125,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
+        ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward, LatencyConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]
 

@@ -46,3 +46,20 @@ def test_bench_sim(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["control_steps_per_s"]["pick-place"] > 10
     assert result["collect_episodes_per_min"]["pick-place"] > 1
+
+
+def test_bench_reward_prints_one_json_line(capsys):
+    assert main(["bench-reward", "--steps", "5", "--image-size", "48"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()
+    assert len(line) == 1
+    result = json.loads(line[0])
+    assert result["fused_step_ms_median"] > 0 and result["fused_step_ms_p90"] >= result["fused_step_ms_median"]
+
+
+def test_rl_cli(tmp_path, capsys):
+    out = tmp_path / "rl"
+    assert main(["rl", "--task", "peg-insert", "--out", str(out), "--episodes", "1", "--warmup-steps", "20",
+                 "--batch-size", "8", "--utd", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["episodes"] == 1 and "success_rate_final" in summary
+    assert main(["rl", "--task", "peg-insert", "--out", str(out), "--reward", "magic"]) == 2

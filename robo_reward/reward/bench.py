@@ -1,0 +1,92 @@
+"""Reward-model timing: streaming fused-step latency at batch 1 and training throughput, on random
+weights (timing does not depend on them) or a given checkpoint."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.reward.checkpoint import TaskTable, load_checkpoint
+from robo_reward.reward.infer import Scorer, StreamingScorer
+from robo_reward.reward.model import GRM, ModelConfig, count_parameters
+
+CAMS = ("front", "side", "wrist")
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    device: str = field(default="cpu", metadata={"help": "cpu | cuda"})
+    model: Path | None = field(default=None, metadata={"help": "checkpoint to time (default: random-initialised default GRM)"})
+    image_size: int = field(default=96, metadata={"help": "camera frame size fed to the scorer"})
+    steps: int = field(default=200, metadata={"help": "timed steps (after 30 warm-up steps)"})
+    bf16: bool = field(default=False, metadata={"help": "bf16 autocast"})
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def streaming_latency(cfg: LatencyConfig) -> dict:
+    device = torch.device(cfg.device)
+    rng = np.random.default_rng(0)
+    if cfg.model is not None:
+        model, tasks, _ = load_checkpoint(cfg.model, device)
+        weights = str(cfg.model)
+    else:
+        torch.manual_seed(0)
+        model = GRM(ModelConfig(cameras=CAMS, image_size=cfg.image_size, subtasks=("reach", "grasp", "lift", "place"))).to(device)
+        tasks = TaskTable(["task"], [("reach", "grasp", "lift", "place")], rng.normal(size=(1, 384)).astype(np.float32),
+                          [rng.integers(0, 256, (4, 3, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)])
+        weights = "random init (timing only)"
+    cams = model.cfg.cameras
+    stream = StreamingScorer(Scorer(model.eval(), tasks, device), tasks.texts[0])
+    frames = [{c: rng.integers(0, 256, (cfg.image_size, cfg.image_size, 3), dtype=np.uint8) for c in cams} for _ in range(16)]
+    times = []
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        for i in range(cfg.steps + 30):
+            _sync(device)
+            t0 = time.perf_counter()
+            stream.step(frames[i % 16])
+            _sync(device)
+            if i >= 30:
+                times.append((time.perf_counter() - t0) * 1e3)
+    return {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+            "weights": weights, "cameras": len(cams), "frame_size": cfg.image_size, "model_input": model.cfg.image_size,
+            "bf16": cfg.bf16, "batch": 1, "fused_step_ms_median": float(np.median(times)),
+            "fused_step_ms_p90": float(np.percentile(times, 90)), "parameters": count_parameters(model)}
+
+
+def training_throughput(device: torch.device, batch: int, image_size: int, bf16: bool, steps: int) -> dict:
+    """GRM optimisation steps on synthetic device-resident batches (3 unique states per pair)."""
+    torch.manual_seed(0)
+    model = GRM(ModelConfig(cameras=CAMS, image_size=image_size, subtasks=("a", "b", "c", "d"))).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    u = 3 * batch
+    frames = torch.randint(0, 256, (u, 3, image_size, image_size, 3), dtype=torch.uint8, device=device)
+    text = torch.randn(batch, 384, device=device)
+    mask = torch.ones(batch, 4, dtype=torch.bool, device=device)
+    vmask = torch.ones(u, 3, dtype=torch.bool, device=device)
+    target = torch.softmax(torch.randn(batch, 25, device=device), -1)
+    stage = torch.randint(0, 4, (batch,), device=device)
+    times = []
+    for i in range(steps + 5):
+        idx = [torch.randint(0, u, (batch,), device=device) for _ in range(4)]
+        _sync(device)
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            hop, stage_logits = model(frames, vmask, *idx, text, mask)
+            loss = -(target * hop.logits.float().log_softmax(-1)).sum(-1).mean() + \
+                torch.nn.functional.cross_entropy(stage_logits.float(), stage)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        _sync(device)
+        if i >= 5:
+            times.append(time.perf_counter() - t0)
+    return {"batch": batch, "image_size": image_size, "bf16": bf16, "step_ms": float(np.median(times) * 1e3),
+            "samples_per_s": float(batch / np.median(times))}
