@@ -32,6 +32,7 @@ from robo_reward.data.annotations import (
     EpisodeAnnotation,
     temporal_proportions,
 )
+from robo_reward.fsutil import swap_in
 from robo_reward.types import Episode, EnvSpec, SubtaskSpan
 
 IMAGE_PREFIX = "observation.images."
@@ -72,9 +73,7 @@ def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    swap_in(tmp, out)
 
 
 class DatasetWriter:

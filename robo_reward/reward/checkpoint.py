@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from robo_reward.config import FORMAT_VERSION, git_revision, to_jsonable, write_json
+from robo_reward.fsutil import staging_dir, swap_in
 from robo_reward.reward.model import GRM, ModelConfig
 
 KIND = "robo_reward.grm"
@@ -44,9 +44,7 @@ class TaskTable:
 def save_checkpoint(path: Path, model: GRM, tasks: TaskTable, extra: dict | None = None,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = staging_dir(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / "model.safetensors"))
     arrays = {"text_embeddings": tasks.embeddings.astype(np.float32)}
@@ -61,13 +59,7 @@ def save_checkpoint(path: Path, model: GRM, tasks: TaskTable, extra: dict | None
         **(extra or {}),
     }
     write_json(tmp / "config.json", meta)
-    old = path.with_name(f".{path.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
-    return path
+    return swap_in(tmp, path)
 
 
 def read_meta(path: Path) -> dict:

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
 from robo_reward.envs import SimConfig, make_env
+from robo_reward.fsutil import staging_dir, swap_in
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
 from robo_reward.shaping import SHAPINGS, shaped_reward
@@ -198,22 +199,13 @@ def _fill_demos(env, cfg: RLConfig, reward: RewardSource, demos: ReplayBuffer) -
 
 def _save(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None, episode: int, total_steps: int,
           rng: np.random.Generator) -> None:
-    """Atomic: everything goes to a temp folder that replaces the old checkpoint in one rename."""
-    import shutil
-
-    tmp = ckpt.with_name(f".{ckpt.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """Atomic: everything goes to a staging folder that then replaces the old checkpoint."""
+    tmp = staging_dir(ckpt)
     torch.save({"learner": learner.state_dict(), "episode": episode, "total_steps": total_steps, "rng": rng}, tmp / "state.pt")
     online.save(tmp / "online.npz")
     if demos is not None:
         demos.save(tmp / "demos.npz")
-    old = ckpt.with_name(f".{ckpt.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if ckpt.exists():
-        ckpt.rename(old)
-    tmp.rename(ckpt)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_in(tmp, ckpt)
 
 
 def summarize_run(out: Path) -> dict:
