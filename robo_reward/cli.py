@@ -100,6 +100,13 @@ def cmd_bench_reward(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bc(ns: argparse.Namespace) -> int:
+    from robo_reward.bc.train import BCConfig, train_bc
+
+    print(json.dumps(train_bc(config_from_args(BCConfig, ns))))
+    return 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from robo_reward.demo import DemoConfig, run_demo
 
@@ -113,6 +120,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.envs.bench import BenchSimConfig
     from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
     from robo_reward.reward.train import TrainConfig
+    from robo_reward.bc.train import BCConfig
     from robo_reward.reward.bench import LatencyConfig
     from robo_reward.rl.loop import RLConfig
 
@@ -125,6 +133,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
+        ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc, BCConfig),
         ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward, LatencyConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]

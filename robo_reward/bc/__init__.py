@@ -1,0 +1,1 @@
+"""Behaviour cloning with action chunks, and reward-aligned sample weighting (RA-BC)."""

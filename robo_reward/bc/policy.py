@@ -1,0 +1,31 @@
+"""A behaviour-cloning policy that predicts a chunk of future actions from robot state + frozen
+reward-model visual features (the same inputs the RL policy can use), re-planned every step."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class ChunkPolicy(nn.Module):
+    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int = 512) -> None:
+        super().__init__()
+        self.act_dim, self.chunk = act_dim, chunk
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.LayerNorm(hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, chunk * act_dim))
+
+    def set_normalization(self, obs: np.ndarray) -> None:
+        self.obs_mean.copy_(torch.from_numpy(obs.mean(0)).float())
+        self.obs_std.copy_(torch.from_numpy(obs.std(0) + 1e-3).float())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """[B, obs_dim] -> actions [B, chunk, act_dim] in [-1, 1] (normalised action space)."""
+        x = (obs - self.obs_mean) / self.obs_std
+        return torch.tanh(self.net(x)).view(-1, self.chunk, self.act_dim)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self(torch.from_numpy(obs).float()[None])[0, 0].numpy()

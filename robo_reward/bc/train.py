@@ -1,0 +1,150 @@
+"""`robo-reward bc`: behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in
+the simulator the data came from."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from robo_reward.bc.policy import ChunkPolicy
+from robo_reward.bc.weights import RABCWeighter, weighted_mean
+from robo_reward.config import run_record, write_json
+from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
+from robo_reward.envs import SimConfig, make_env
+from robo_reward.reward.checkpoint import load_checkpoint
+from robo_reward.reward.infer import Scorer, StreamingScorer
+
+WEIGHTINGS = ("none", "rabc")
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    data: Path = field(metadata={"help": "LeRobot dataset made by `collect` (or any with the same robot)"})
+    out: Path = field(metadata={"help": "output folder: policy.pt, summary.json, eval video"})
+    reward_model: Path = field(metadata={"help": "GRM checkpoint: frozen visual features (and progress if --progress is not given)"})
+    weighting: str = field(default="none", metadata={"help": "none | rabc"})
+    progress: Path | None = field(default=None, metadata={"help": "progress parquet from `robo-reward score` (RA-BC)"})
+    chunk: int = field(default=5, metadata={"help": "actions predicted per step (also RA-BC's Δ)"})
+    steps: int = field(default=3000, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=256, metadata={"help": "batch size"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate"})
+    eval_episodes: int = field(default=50, metadata={"help": "simulator episodes for the success rate (0 skips)"})
+    task: str = field(default="", metadata={"help": "simulator task (default: the one recorded by collect)"})
+    seed: int = field(default=0, metadata={"help": "seed (evaluation episodes use seeds 500000 + k)"})
+
+    def validate(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"--weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+
+
+@dataclass
+class BCData:
+    obs: np.ndarray  # [N, obs_dim]
+    chunks: np.ndarray  # [N, chunk, act_dim] normalised actions, repeated past the episode end
+    index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
+
+
+def build_data(cfg: BCConfig, scorer: Scorer, act_low: np.ndarray, act_high: np.ndarray) -> BCData:
+    info = read_info(cfg.data)
+    obs, chunks, index = [], [], []
+    offset = 0
+    for ann in tqdm(info.episodes, desc="features", unit="ep"):
+        ep = load_episode(cfg.data, ann.episode_index, scorer.cameras)
+        if ep.actions.shape[1] != len(act_low):
+            raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {ep.actions.shape[1]}-d actions, the "
+                               f"simulator takes {len(act_low)}")
+        frames = np.stack([ep.images[c] for c in scorer.cameras], axis=1)
+        z = scorer.encode(frames).cpu().numpy()
+        obs.append(np.concatenate([ep.states, z], axis=1))
+        a = 2 * (ep.actions - act_low) / (act_high - act_low) - 1
+        t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
+        chunks.append(a[np.minimum(t, ep.length - 1)])
+        index.append(offset + np.arange(ep.length))
+        offset += ep.length
+    return BCData(np.concatenate(obs).astype(np.float32), np.concatenate(chunks).astype(np.float32), np.concatenate(index))
+
+
+def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
+    cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    task = cfg.task or _collected_task(cfg.data)
+    model, tasks, _ = load_checkpoint(cfg.reward_model)
+    scorer = Scorer(model, tasks)
+    env = make_env(task, SimConfig(image_size=read_info(cfg.data).frame_shape[scorer.cameras[0]][0], cameras=scorer.cameras))
+    low, high = env.spec.action.low, env.spec.action.high
+    data = build_data(cfg, scorer, low, high)
+    weights = np.ones(len(data.index))
+    if cfg.weighting == "rabc":
+        if cfg.progress is not None:
+            weighter = RABCWeighter.from_parquet(cfg.progress, cfg.chunk)
+        else:
+            from robo_reward.reward.evaluate import ScoreConfig, score_to_parquet
+
+            path = score_to_parquet(ScoreConfig(cfg.reward_model, cfg.data, out / "progress.parquet", "cpu"), progress)
+            weighter = RABCWeighter(pd.read_parquet(path), cfg.chunk)
+        weights = weighter.weights(data.index)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    policy = ChunkPolicy(data.obs.shape[1], len(low), cfg.chunk)
+    policy.set_normalization(data.obs)
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    obs_t, act_t, w_t = torch.from_numpy(data.obs), torch.from_numpy(data.chunks), torch.from_numpy(weights).float()
+    t0 = time.perf_counter()
+    loss = torch.tensor(0.0)
+    for _ in tqdm(range(cfg.steps), desc=f"bc ({cfg.weighting})", disable=not progress):
+        idx = torch.from_numpy(rng.integers(0, len(obs_t), cfg.batch_size))
+        per_sample = ((policy(obs_t[idx]) - act_t[idx]) ** 2).mean(dim=(1, 2))
+        loss = weighted_mean(per_sample, w_t[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": len(low), "chunk": cfg.chunk},
+               out / "policy.pt")
+    summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
+               "zero_weight_share": float((weights == 0).mean()), "final_loss": float(loss.detach()),
+               "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
+    if cfg.eval_episodes:
+        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out))
+    env.close()
+    write_json(out / "summary.json", {**run_record(cfg), **summary})
+    return summary
+
+
+def evaluate_policy(policy: ChunkPolicy, env, scorer: Scorer, task_text: str, cfg: BCConfig, out: Path) -> dict:
+    """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode."""
+    from robo_reward.viz.video import annotate_frame, write_video
+
+    stream = StreamingScorer(scorer, task_text)
+    low, high = env.spec.action.low, env.spec.action.high
+    successes, frames = [], []
+    for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):
+        ts = env.reset(500_000 + k)
+        stream.reset_state()
+        while True:
+            step = stream.step(ts.obs.images)
+            if k == 0:
+                frames.append(annotate_frame([ts.obs.images[c] for c in scorer.cameras],
+                                             [f"{task_text}  progress {step.progress:.2f}"]))
+            if ts.done:
+                break
+            obs = np.concatenate([ts.obs.state, stream.last_embedding]).astype(np.float32)
+            a = policy.act(obs)
+            ts = env.step(low + (a + 1) * 0.5 * (high - low))
+        successes.append(bool(ts.info["success"]))
+    write_video(frames, out / "eval_episode_0.mp4", env.spec.control_hz)
+    return {"success_rate": float(np.mean(successes)), "eval_episodes": len(successes)}
+
+
+def _collected_task(data: Path) -> str:
+    path = Path(data) / "meta" / "robo_reward_collect.json"
+    if not path.exists():
+        raise DatasetError(f"{data} was not made by `collect` ({path} is missing): pass --task")
+    return json.loads(path.read_text())["config"]["task"]

@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robo_reward.bc.train import BCConfig, train_bc
+from robo_reward.data.lerobot_io import DatasetError
+
+
+def test_tiny_bc_runs_both_weightings(mixed_dataset, tiny_grm, tmp_path):
+    root, _ = mixed_dataset
+    for weighting in ("none", "rabc"):
+        out = tmp_path / weighting
+        s = train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, weighting=weighting, steps=30,
+                              batch_size=32, eval_episodes=1), progress=False)
+        assert 0.0 <= s["success_rate"] <= 1.0 and s["eval_episodes"] == 1
+        assert (out / "policy.pt").exists() and (out / "eval_episode_0.mp4").exists()
+        saved = json.loads((out / "summary.json").read_text())
+        assert saved["weighting"] == weighting
+    assert 0.0 < s["mean_weight"] <= 1.0
+
+
+def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
+    root, _ = mixed_dataset
+    short = tmp_path / "short.parquet"
+    pd.DataFrame({"index": [0, 1], "episode_index": [0, 0], "frame_index": [0, 1], "progress_sparse": [0.0, 0.1]}).to_parquet(short)
+    with pytest.raises(KeyError, match="does not cover this dataset's frames"):
+        train_bc(BCConfig(data=root, out=tmp_path / "a", reward_model=tiny_grm, weighting="rabc", progress=short,
+                          steps=1, eval_episodes=0), progress=False)
+    from robo_reward.bc.train import build_data
+    from robo_reward.reward.checkpoint import load_checkpoint
+    from robo_reward.reward.infer import Scorer
+
+    model, tasks, _ = load_checkpoint(tiny_grm)
+    with pytest.raises(DatasetError, match="has 4-d actions, the simulator takes 8"):
+        build_data(BCConfig(data=root, out=tmp_path / "b", reward_model=tiny_grm), Scorer(model, tasks),
+                   np.zeros(8), np.ones(8))
+    with pytest.raises(ValueError, match="--weighting must be one of"):
+        BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, weighting="awr").validate()
