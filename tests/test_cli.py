@@ -63,3 +63,14 @@ def test_rl_cli(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["episodes"] == 1 and "success_rate_final" in summary
     assert main(["rl", "--task", "peg-insert", "--out", str(out), "--reward", "magic"]) == 2
+
+
+def test_demo_tiny_budget(tmp_path):
+    """`make demo`'s code path end to end: collect, train, evaluate, GRM-shaped RL, report."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--train-episodes", "4", "--test-episodes", "3", "--steps", "5",
+                 "--image-size", "32", "--rl-episodes", "1"]) == 0
+    report = json.loads((out / "demo_report.json").read_text())
+    assert report["eval_held_out"]["episodes"] == 3
+    assert report["rl"]["episodes"] == 1
+    assert (out / "rl" / "success.png").exists() and list((out / "eval" / "plots").glob("*.png"))
