@@ -104,8 +104,8 @@ class SAC:
         with torch.no_grad():
             for p, tp in zip(self.critics.parameters(), self.target.parameters(), strict=True):
                 tp.lerp_(p, cfg.tau)
-        return {"critic_loss": float(critic_loss), "actor_loss": float(actor_loss), "alpha": float(alpha),
-                "q_mean": float(q.mean())}
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": float(alpha),
+                "q_mean": q.detach().mean().item()}
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "critics": self.critics.state_dict(), "target": self.target.state_dict(),
