@@ -19,7 +19,6 @@ import pandas as pd
 from av import logging as av_logging
 
 from robo_reward.data.annotations import (
-    ANNOTATION_COLUMNS,
     END_COL,
     END_TIME_COL,
     MODE_COL,

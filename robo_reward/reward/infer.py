@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from robo_reward.reward.checkpoint import TaskTable
+from robo_reward.reward.labels import apply_hop
 from robo_reward.reward.model import GRM, as_numpy
 
 PERSPECTIVES = ("incremental", "forward", "backward", "fused")
@@ -33,8 +34,7 @@ class Progress:
 
 def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
     """Φ_I(t) = Φ_I(t-1) + (1 - Φ_I(t-1))·H if H >= 0 else Φ_I(t-1) + Φ_I(t-1)·H; stays in [0, 1]."""
-    phi_prev, h = np.asarray(phi_prev, float), np.clip(np.asarray(h, float), -1.0, 1.0)
-    return np.where(h >= 0, phi_prev + (1.0 - phi_prev) * h, phi_prev + phi_prev * h)
+    return apply_hop(np.asarray(phi_prev, float), np.clip(np.asarray(h, float), -1.0, 1.0))
 
 
 FUSIONS = ("consistency", "mean")

@@ -143,6 +143,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             timers = {"policy_s": 0.0, "env_s": 0.0, "reward_s": time.perf_counter() - t_reward, "update_s": 0.0}
             obs = observation(cfg, ts, reward)
             stats = {"return": 0.0, "gold": 0.0, "shaping": 0.0, "length": 0}
+            learner_metrics: dict[str, float] = {}
             while not ts.done:
                 t0 = time.perf_counter()
                 a = rng.uniform(-1, 1, act_dim).astype(np.float32) if total_steps < cfg.warmup_steps else learner.act(obs)
@@ -157,7 +158,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 total_steps += 1
                 if total_steps >= cfg.warmup_steps:
                     for _ in range(cfg.utd):
-                        metrics = learner.update(sample_mixed(online, demos, cfg.batch_size, rng, device))
+                        learner_metrics = learner.update(sample_mixed(online, demos, cfg.batch_size, rng, device))
                 t4 = time.perf_counter()
                 timers["policy_s"] += t1 - t0
                 timers["env_s"] += t2 - t1
@@ -168,7 +169,8 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 stats["shaping"] += shaping
                 stats["length"] += 1
             record = {"episode": ep, "success": bool(ts.info["success"]), **stats, "final_progress": phi,
-                      "total_steps": total_steps, **{k: round(v, 4) for k, v in timers.items()}}
+                      "total_steps": total_steps, **{k: round(v, 4) for k, v in timers.items()},
+                      **{f"learner/{k}": v for k, v in learner_metrics.items()}}
             with (out / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
             bar.set_postfix(success=record["success"], ret=f"{stats['return']:.2f}")

@@ -130,7 +130,6 @@ def test_visual_shift_moves_cameras():
         a = plain.reset(5).obs.images["front"].astype(int)
         b = shifted.reset(5).obs.images["front"].astype(int)
         assert np.abs(a - b).mean() > 5.0
-        ts = shifted.reset(5)
         assert run_episode(shifted, "expert", 5).info["success"], "the task itself is unchanged"
     finally:
         plain.close()

@@ -18,6 +18,7 @@ def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in rows] == [0, 1]
     assert all(r["length"] == 100 and r["gold"] == 0.0 for r in rows)  # random actions do not succeed
+    assert all(np.isfinite(r["learner/critic_loss"]) for r in rows)  # updates start after 30 warm-up steps
     assert (out / "success.png").stat().st_size > 0 and (out / "checkpoint" / "state.pt").exists()
     summary = run_rl(RLConfig(task="pick-place", out=out, episodes=3, resume=True, **FAST), progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
