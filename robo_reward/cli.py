@@ -107,6 +107,40 @@ def cmd_bc(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_hdf5(ns: argparse.Namespace) -> int:
+    from robo_reward.data.importer import ImportConfig, import_hdf5
+
+    summary = import_hdf5(config_from_args(ImportConfig, ns))
+    print(json.dumps({k: summary[k] for k in ("episodes", "frames", "fps", "subtasks", "annotation_source", "frames_per_s")}))
+    print(f"wrote {ns.out}")
+    return 0
+
+
+def cmd_export_hdf5(ns: argparse.Namespace) -> int:
+    from robo_reward.data.importer import ExportConfig, export_hdf5
+
+    print(json.dumps(export_hdf5(config_from_args(ExportConfig, ns))))
+    return 0
+
+
+def cmd_inspect(ns: argparse.Namespace) -> int:
+    from robo_reward.data.inspection import InspectConfig, format_summary, inspect_dataset
+
+    summary = inspect_dataset(config_from_args(InspectConfig, ns))
+    print(format_summary(summary))
+    print(f"wrote {summary['out']}/inspect.json" + (f" and {summary['contact_sheet']}" if "contact_sheet" in summary else ""))
+    return 0
+
+
+def cmd_adapt(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.adapt import AdaptConfig, adapt, format_report
+
+    report = adapt(config_from_args(AdaptConfig, ns))
+    print(format_report(report))
+    print(f"wrote {ns.out}/last and {ns.out}/adapt_report.json")
+    return 0
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from robo_reward.demo import DemoConfig, run_demo
 
@@ -116,8 +150,11 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type | None]]:
     from robo_reward.data.collect import CollectConfig
+    from robo_reward.data.importer import ExportConfig, ImportConfig
+    from robo_reward.data.inspection import InspectConfig
     from robo_reward.demo import DemoConfig
     from robo_reward.envs.bench import BenchSimConfig
+    from robo_reward.reward.adapt import AdaptConfig
     from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
     from robo_reward.reward.train import TrainConfig
     from robo_reward.bc.train import BCConfig
@@ -130,11 +167,18 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
         ("view", "render an episode (all cameras, subtask, frame index) as a video", cmd_view, ViewConfig),
         ("train-reward", "train the general reward model (GRM) on annotated datasets", cmd_train_reward, TrainConfig),
         ("eval-reward", "evaluate a GRM: VOC, completion accuracy, AUROC, stage accuracy, plots, videos", cmd_eval_reward, EvalConfig),
+        ("adapt", "adapt a GRM to a new task from one expert demonstration (before/after report with --eval)", cmd_adapt,
+         AdaptConfig),
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
         ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc, BCConfig),
         ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward, LatencyConfig),
+        ("import-hdf5", "convert robomimic or ALOHA HDF5 episodes into an annotated LeRobotDataset", cmd_import_hdf5,
+         ImportConfig),
+        ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5, ExportConfig),
+        ("inspect", "summarise a dataset (episodes, cameras, tasks, subtask coverage, outcomes) with a contact sheet",
+         cmd_inspect, InspectConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]
 
@@ -145,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, fn, cfg in _verbs():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if cfg is not None:
-            add_config_args(p, cfg, repeatable=("data",) if name == "train-reward" else ())
+            add_config_args(p, cfg, repeatable=("data",) if name == "train-reward" else (), aliases={"input": "--in"})
         p.set_defaults(fn=fn)
     return parser
 

@@ -20,25 +20,28 @@ def _flag(name: str) -> str:
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[str, ...] = (),
-                    repeatable: tuple[str, ...] = ()) -> None:
+                    repeatable: tuple[str, ...] = (), aliases: dict[str, str] | None = None) -> None:
     """Add one flag per dataclass field. Tuples of str are comma-separated; bools are switches;
-    `repeatable` tuple fields may also be given several times (values are collected per flag)."""
+    `repeatable` tuple fields may also be given several times (values are collected per flag);
+    `aliases` maps a field to an extra flag spelling (`input` -> `--in`)."""
+    aliases = aliases or {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         help_text = f.metadata.get("help", "")
+        flags = [_flag(f.name)] + ([aliases[f.name]] if f.name in aliases else [])
         if hint is bool:
-            parser.add_argument(_flag(f.name), action="store_true", default=f.default, help=help_text)
+            parser.add_argument(*flags, action="store_true", default=f.default, help=help_text)
             continue
         kind = _scalar_type(hint)
         if f.name in repeatable:
-            parser.add_argument(_flag(f.name), type=kind, action="append", required=True, help=help_text + " (repeatable)")
+            parser.add_argument(*flags, type=kind, action="append", required=True, help=help_text + " (repeatable)")
             continue
         has_default = f.default is not dataclasses.MISSING
         default = f.default if has_default else None
         shown = ",".join(default) if isinstance(default, tuple) else default
         parser.add_argument(
-            _flag(f.name), type=kind, default=default, required=f.name in required or not has_default,
+            *flags, dest=f.name, type=kind, default=default, required=f.name in required or not has_default,
             help=f"{help_text} (default: {shown})" if has_default else help_text,
         )
 

@@ -91,19 +91,28 @@ class DatasetWriter:
             robot_type=spec.robot_type, use_videos=True, video_backend="pyav",
         )
         self._annotations: list[EpisodeAnnotation] = []
+        self._frames = 0
+
+    def add_frame(self, images: dict[str, np.ndarray], state: np.ndarray, action: np.ndarray, task_text: str) -> None:
+        """Append one frame to the open episode (frames stream in; no episode is held in memory)."""
+        frame = {f"{IMAGE_PREFIX}{c.name}": images[c.name] for c in self.spec.cameras}
+        frame["observation.state"] = np.asarray(state, dtype=np.float32)
+        frame["action"] = np.asarray(action, dtype=np.float32)
+        frame["task"] = task_text
+        self._ds.add_frame(frame)
+        self._frames += 1
+
+    def end_episode(self, subtasks: tuple[SubtaskSpan, ...], outcome: str, mode: str, seed: int) -> None:
+        """Close the open episode with its annotation (validated against the frames written)."""
+        ann = EpisodeAnnotation(len(self._annotations), self._frames, subtasks, outcome, mode, seed)
+        self._ds.save_episode()
+        self._annotations.append(ann)
+        self._frames = 0
 
     def add(self, ep: Episode) -> None:
-        cams = [c.name for c in self.spec.cameras]
         for t in range(ep.length):
-            frame = {f"{IMAGE_PREFIX}{c}": ep.images[c][t] for c in cams}
-            frame["observation.state"] = ep.states[t]
-            frame["action"] = ep.actions[t]
-            frame["task"] = ep.task_text
-            self._ds.add_frame(frame)
-        self._ds.save_episode()
-        self._annotations.append(
-            EpisodeAnnotation(len(self._annotations), ep.length, ep.subtasks, ep.outcome, ep.mode, ep.seed)
-        )
+            self.add_frame({c: ep.images[c][t] for c in self.spec.camera_names}, ep.states[t], ep.actions[t], ep.task_text)
+        self.end_episode(ep.subtasks, ep.outcome, ep.mode, ep.seed)
 
     def finalize(self) -> None:
         self._ds.finalize()
@@ -156,10 +165,11 @@ class DatasetInfo:
     frame_shape: dict[str, tuple[int, int, int]]
 
 
-def read_info(root: Path) -> DatasetInfo:
+def read_info(root: Path, annotated: bool = True) -> DatasetInfo:
     """Read a LeRobot v3 dataset's metadata and its subtask annotations. Any dataset with the SARM
     annotation columns works, with any number and names of cameras; the outcome columns are
-    optional (episodes without them count as successes)."""
+    optional (episodes without them count as successes). `annotated=False` also accepts a dataset
+    without the SARM columns (its episodes then have no subtask spans)."""
     root = Path(root)
     info_path = root / "meta" / "info.json"
     if not info_path.exists():
@@ -169,22 +179,26 @@ def read_info(root: Path) -> DatasetInfo:
                     if k.startswith(IMAGE_PREFIX) and f["dtype"] in ("video", "image"))
     shapes = {k[len(IMAGE_PREFIX):]: tuple(f["shape"]) for k, f in info["features"].items() if k.startswith(IMAGE_PREFIX)}
     df = _episode_rows(root).sort_index()
-    for col in (NAME_COL, START_COL, END_COL):
+    has_spans = all(col in df.columns for col in (NAME_COL, START_COL, END_COL))
+    for col in (NAME_COL, START_COL, END_COL) if annotated else ():
         if col not in df.columns:
             raise DatasetError(f"{root / 'meta' / 'episodes'}: missing subtask annotation column {col!r} "
                                "(annotate the dataset, e.g. with lerobot's subtask annotation tool)")
     prop_path = root / "meta" / PROPORTIONS_FILE
     if prop_path.exists():
         subtasks = tuple(json.loads(prop_path.read_text()))
-    else:  # order of first appearance
+    elif has_spans:  # order of first appearance
         subtasks = tuple(dict.fromkeys(n for names in df[NAME_COL] if names is not None for n in names))
+    else:
+        subtasks = ()
     episodes = []
     for _, row in df.iterrows():
         ep = int(row["episode_index"])
-        names = row[NAME_COL]
-        if names is None or len(names) == 0:
+        names = row[NAME_COL] if has_spans else None
+        if (names is None or len(names) == 0) and annotated:
             raise DatasetError(f"{root}: episode {ep} has no subtask annotation ({NAME_COL} is empty)")
-        spans = tuple(SubtaskSpan(str(n), int(s), int(e)) for n, s, e in zip(names, row[START_COL], row[END_COL], strict=True))
+        spans = () if names is None else tuple(
+            SubtaskSpan(str(n), int(s), int(e)) for n, s, e in zip(names, row[START_COL], row[END_COL], strict=True))
         outcome = str(row[OUTCOME_COL]) if OUTCOME_COL in df.columns and row[OUTCOME_COL] is not None else "success"
         mode = str(row[MODE_COL]) if MODE_COL in df.columns and row[MODE_COL] is not None else "unknown"
         seed = int(row[SEED_COL]) if SEED_COL in df.columns and row[SEED_COL] is not None else -1
@@ -208,11 +222,11 @@ def _episode_rows(root: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True).set_index("episode_index", drop=False)
 
 
-def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None = None) -> Episode:
+def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None = None, annotated: bool = True) -> Episode:
     """Decode one whole episode (every camera, state, action) into memory, straight from the v3
     files (no hub look-ups; lerobot's reader would try to download a missing file)."""
     root = Path(root)
-    meta = read_info(root)
+    meta = read_info(root, annotated)
     ann = next((a for a in meta.episodes if a.episode_index == episode_index), None)
     if ann is None:
         raise DatasetError(f"{root}: no episode {episode_index} (it has {len(meta.episodes)} episodes)")

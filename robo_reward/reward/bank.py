@@ -10,13 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from robo_reward.data.annotations import frame_stage
 from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
-from robo_reward.reward.labels import hop_label, hop_to_bin, progress_labels, smoothed_bin_targets, subtask_shares
+from robo_reward.data.sources import match_cameras, resolve_dataset
+from robo_reward.reward.labels import (
+    hop_label,
+    hop_to_bin,
+    progress_labels,
+    smoothed_bin_targets,
+    subtask_shares,
+)
+from robo_reward.types import Episode
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class BankEpisode:
     stage: np.ndarray  # int [T] index into the global subtask vocabulary
     outcome: str
     mode: str
+    views: np.ndarray  # bool [V]: which model cameras this dataset has (missing ones are black and masked)
+    source: int  # index of the dataset it came from
 
     @property
     def length(self) -> int:
@@ -62,39 +73,71 @@ class PairBatch:
 
 
 class EpisodeBank:
-    """All episodes of one or more LeRobot datasets (annotated with SARM columns), in memory."""
+    """All episodes of one or more LeRobot datasets (annotated with SARM columns), in memory.
 
-    def __init__(self, roots: Sequence[Path], cameras: Sequence[str], label_scheme: str = "equal",
-                 progress: bool = True, max_episodes: int | None = None) -> None:
+    Datasets may differ in camera names (`camera_map` maps dataset camera -> model camera), in which
+    cameras they have (a missing one is masked out, like camera dropout) and in image size (then every
+    frame is stored at `image_size`)."""
+
+    def __init__(self, roots: Sequence[Path | str], cameras: Sequence[str], label_scheme: str = "equal",
+                 progress: bool = True, max_episodes: int | None = None, camera_map: dict[str, str] | None = None,
+                 image_size: int = 96) -> None:
         self.cameras = tuple(cameras)
+        self.label_scheme = label_scheme
         self.tasks: list[TaskEntry] = []
         self.subtasks: list[str] = []
         self.episodes: list[BankEpisode] = []
-        for root in roots:
-            info = read_info(root)
-            missing = [c for c in self.cameras if c not in info.cameras]
-            if missing:
-                raise DatasetError(f"{root}: the model reads cameras {list(self.cameras)} but the dataset lacks {missing} "
-                                   f"(it has {list(info.cameras)})")
-            for name in info.subtasks:
-                if name not in self.subtasks:
-                    self.subtasks.append(name)
-            props = _proportions(root) if label_scheme == "prior" else None
-            shares = subtask_shares(info.subtasks, label_scheme, props)
-            anns = info.episodes[:max_episodes] if max_episodes else info.episodes
+        self.roots: list[Path] = []
+        if roots:
+            self.add_datasets(roots, progress, max_episodes, camera_map, image_size)
+
+    def add_datasets(self, roots: Sequence[Path | str], progress: bool = True, max_episodes: int | None = None,
+                     camera_map: dict[str, str] | None = None, image_size: int = 96) -> None:
+        roots = [resolve_dataset(r) for r in roots]
+        infos = [read_info(r) for r in roots]
+        feeds = [match_cameras(info, self.cameras, camera_map or {}) for info in infos]
+        fed = {c for feed in feeds for c, d in feed.items() if d is not None}
+        fed |= {c for e in self.episodes for c, v in zip(self.cameras, e.views) if v}
+        unfed = [c for c in self.cameras if c not in fed]
+        if unfed:
+            raise DatasetError(f"the model reads cameras {list(self.cameras)} but no dataset has {unfed} "
+                               f"({'; '.join(f'{i.root}: {list(i.cameras)}' for i in infos)}); "
+                               "drop them from --cameras or map one with --camera-map")
+        shapes = {info.frame_shape[d] for info, feed in zip(infos, feeds) for d in feed.values() if d is not None}
+        shapes |= {e.frames.shape[2:] for e in self.episodes[:1]}
+        size = None if len(shapes) == 1 else (image_size, image_size)
+        for root, info, feed in zip(roots, infos, feeds, strict=True):
+            props = _proportions(root) if self.label_scheme == "prior" else None
+            shares = subtask_shares(info.subtasks, self.label_scheme, props)
+            anns = _first_episodes(info.episodes, max_episodes) if max_episodes else info.episodes
             for ann in tqdm(anns, desc=f"load {Path(root).name}", disable=not progress, unit="ep"):
-                ep = load_episode(root, ann.episode_index, self.cameras)
-                task = TaskEntry(ep.task_text, info.subtasks)
-                if task not in self.tasks:
-                    self.tasks.append(task)
-                frames = np.stack([ep.images[c] for c in self.cameras], axis=1)
-                phi = progress_labels(ep.subtasks, info.subtasks, ep.length, ep.outcome == "success", shares)
-                local = frame_stage(ep.subtasks, list(info.subtasks), ep.length)
-                glob = np.array([self.subtasks.index(info.subtasks[k]) for k in local], dtype=np.int64)
-                self.episodes.append(BankEpisode(str(root), ann.episode_index, self.tasks.index(task), frames, phi,
-                                                 glob, ep.outcome, ep.mode))
+                ep = load_episode(root, ann.episode_index, [d for d in feed.values() if d is not None])
+                self.add_episode(ep, root, ann.episode_index, info.subtasks, feed, shares, size)
         if not self.episodes:
-            raise DatasetError("no episodes to train on")
+            raise DatasetError(f"no episodes to train on in {[str(r) for r in roots]}")
+
+    def add_episode(self, ep: Episode, root: Path | str, episode_index: int, task_subtasks: Sequence[str],
+                    feed: dict[str, str | None], shares: np.ndarray, size: tuple[int, int] | None = None) -> BankEpisode:
+        """Label one decoded episode and keep it; `feed` maps model cameras to the episode's cameras.
+        Episodes from the same root share a `source` index (for per-dataset sampling weights)."""
+        if str(root) not in map(str, self.roots):
+            self.roots.append(Path(root))
+        source = [str(r) for r in self.roots].index(str(root))
+        for name in task_subtasks:
+            if name not in self.subtasks:
+                self.subtasks.append(name)
+        task = TaskEntry(ep.task_text, tuple(task_subtasks))
+        if task not in self.tasks:
+            self.tasks.append(task)
+        frames = _stack_views(ep.images, [feed[c] for c in self.cameras], size)
+        phi = progress_labels(ep.subtasks, task_subtasks, ep.length, ep.outcome == "success", shares)
+        local = frame_stage(ep.subtasks, list(task_subtasks), ep.length)
+        glob = np.array([self.subtasks.index(task_subtasks[k]) for k in local], dtype=np.int64)
+        views = np.array([feed[c] is not None for c in self.cameras])
+        entry = BankEpisode(str(root), episode_index, self.tasks.index(task), frames, phi, glob, ep.outcome, ep.mode,
+                            views, source)
+        self.episodes.append(entry)
+        return entry
 
     def goal_states(self, task_id: int, limit: int = 8) -> np.ndarray:
         """Last frames of successful episodes of a task: the GOAL references [K, V, H, W, 3]."""
@@ -108,6 +151,28 @@ class EpisodeBank:
         for n in self.tasks[task_id].subtasks:
             mask[self.subtasks.index(n)] = True
         return mask
+
+
+def _first_episodes(anns: Sequence, k: int) -> list:
+    """The first k episodes, with a successful one among them when the dataset has any (a task
+    needs one for its GOAL references)."""
+    chosen = list(anns[:k])
+    if not any(a.outcome == "success" for a in chosen):
+        success = next((a for a in anns if a.outcome == "success"), None)
+        if success is not None:
+            chosen[-1] = success
+    return chosen
+
+
+def _stack_views(images: dict[str, np.ndarray], sources: Sequence[str | None],
+                 size: tuple[int, int] | None) -> np.ndarray:
+    """[T, V, H, W, 3] in model-camera order; a camera the dataset lacks is black."""
+    present = [images[s] for s in sources if s is not None]
+    if size is not None:
+        present = [np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in v]) for v in present]
+    shape = present[0].shape
+    it = iter(present)
+    return np.stack([next(it) if s is not None else np.zeros(shape, np.uint8) for s in sources], axis=1)
 
 
 def _proportions(root: Path) -> dict[str, float]:
@@ -129,16 +194,30 @@ class SamplerConfig:
     swap_reference: float = 0.75  # START/GOAL taken from another episode of the task
     camera_dropout: float = 0.1
     tries: int = 24  # candidates per sample when balancing hop bins
+    dataset_weights: tuple[float, ...] = ()  # per dataset; () samples episodes uniformly
+    cross_task: float = 0.0  # share of queries whose q is another task's frame (progress 0 under this task)
 
 
 class PairSampler:
     def __init__(self, bank: EpisodeBank, text_embeddings: np.ndarray, cfg: SamplerConfig, seed: int = 0) -> None:
+        if not bank.episodes:
+            raise DatasetError("no episodes to train on")
         self.bank, self.cfg = bank, cfg
         self.rng = np.random.default_rng(seed)
         self.text = text_embeddings.astype(np.float32)
         self.by_task = {t: [i for i, e in enumerate(bank.episodes) if e.task_id == t] for t in range(len(bank.tasks))}
         self.success_by_task = {t: [i for i in ids if bank.episodes[i].outcome == "success"] for t, ids in self.by_task.items()}
         self.masks = np.stack([bank.stage_mask(t) for t in range(len(bank.tasks))])
+        self.other_tasks = {t: [i for i, e in enumerate(bank.episodes) if e.task_id != t] for t in range(len(bank.tasks))}
+        self.by_source: list[list[int]] = []
+        self.source_p: np.ndarray | None = None
+        if cfg.dataset_weights:
+            n = len(bank.roots)
+            if len(cfg.dataset_weights) != n or min(cfg.dataset_weights) < 0 or sum(cfg.dataset_weights) <= 0:
+                raise ValueError(f"dataset weights {list(cfg.dataset_weights)}: need {n} non-negative numbers, one per --data")
+            self.by_source = [[i for i, e in enumerate(bank.episodes) if e.source == k] for k in range(n)]
+            w = np.array(cfg.dataset_weights, dtype=float)
+            self.source_p = w / w.sum()
         for t, ids in self.success_by_task.items():
             if not ids:
                 raise DatasetError(f"task {bank.tasks[t].text!r} has no successful episode (needed for GOAL references)")
@@ -165,17 +244,22 @@ class PairSampler:
         cfg, rng, bank = self.cfg, self.rng, self.bank
         states: list[np.ndarray] = []
         index: dict[tuple[int, int], int] = {}
+        views: list[np.ndarray] = []
 
         def state(e: int, t: int) -> int:
             key = (e, t)
             if key not in index:
                 index[key] = len(states)
                 states.append(bank.episodes[e].frames[t])
+                views.append(bank.episodes[e].views)
             return index[key]
 
         cols = {k: [] for k in ("p", "q", "start", "goal", "phi_p", "phi_q", "task", "stage")}
         for _ in range(cfg.batch_size):
-            e = int(rng.integers(len(bank.episodes)))
+            if self.source_p is None:
+                e = int(rng.integers(len(bank.episodes)))
+            else:
+                e = int(rng.choice(self.by_source[int(rng.choice(len(self.source_p), p=self.source_p))]))
             ep = bank.episodes[e]
             same_task = self.by_task[ep.task_id]
             start_e = int(rng.choice(same_task)) if rng.random() < cfg.swap_reference else e
@@ -184,6 +268,13 @@ class PairSampler:
             goal_t = bank.episodes[goal_e].length - 1
             kind = rng.random()
             q = int(rng.integers(ep.length))
+            others = self.other_tasks[ep.task_id]
+            if cfg.cross_task > 0 and others and rng.random() < cfg.cross_task:  # a foreign scene: no progress here
+                o = int(rng.choice(others))
+                q_idx, phi_q, stage = state(o, int(rng.integers(bank.episodes[o].length))), 0.0, ep.stage[0]
+                kind = 0.0 if rng.random() < 0.5 else cfg.forward_share  # anchored at START or at GOAL
+            else:
+                q_idx, phi_q, stage = None, None, None
             if kind < cfg.forward_share:
                 p_idx, phi_p = state(e, 0), ep.phi[0]
             elif kind < cfg.forward_share + cfg.backward_share:
@@ -191,18 +282,22 @@ class PairSampler:
             else:
                 p, q = self._pick_incremental(ep)
                 p_idx, phi_p = state(e, p), ep.phi[p]
+            if q_idx is None:
+                q_idx, phi_q, stage = state(e, q), ep.phi[q], ep.stage[q]
             cols["p"].append(p_idx)
-            cols["q"].append(state(e, q))
+            cols["q"].append(q_idx)
             cols["start"].append(state(start_e, 0))
             cols["goal"].append(state(goal_e, goal_t))
             cols["phi_p"].append(phi_p)
-            cols["phi_q"].append(ep.phi[q])
+            cols["phi_q"].append(phi_q)
             cols["task"].append(ep.task_id)
-            cols["stage"].append(ep.stage[q])
+            cols["stage"].append(stage)
         frames = np.stack(states)
         v = frames.shape[1]
-        mask = rng.random((len(states), v)) >= cfg.camera_dropout
-        mask[~mask.any(axis=1), 0] = True  # never drop every view
+        have = np.stack(views)
+        mask = (rng.random((len(states), v)) >= cfg.camera_dropout) & have
+        empty = ~mask.any(axis=1)
+        mask[empty] = have[empty]  # never drop every view a state has
         hop = hop_label(np.array(cols["phi_p"]), np.array(cols["phi_q"]))
         task = np.array(cols["task"])
         return PairBatch(

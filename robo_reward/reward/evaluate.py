@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.data.annotations import frame_stage
 from robo_reward.data.lerobot_io import load_episode, read_info
+from robo_reward.data.sources import match_cameras, parse_camera_map
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
 from robo_reward.reward.labels import progress_labels, subtask_shares
@@ -30,6 +32,7 @@ class EvalConfig:
     videos: int = field(default=2, metadata={"help": "progress-overlay videos to write"})
     fusion: str = field(default="consistency", metadata={"help": "consistency (Robo-Dopamine's conservative update) or mean"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,20 @@ class ScoreConfig:
     data: Path = field(metadata={"help": "dataset to score"})
     out: Path = field(metadata={"help": "output parquet (LeRobot RA-BC columns + stage and uncertainty)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
 
 
-def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = "consistency", progress: bool = True):
-    """Yield (Episode, Progress) for every episode of `data`."""
+def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = "consistency", progress: bool = True,
+                  camera_map: Sequence[str] = ()):
+    """Yield (Episode, Progress) for every episode of `data` (its cameras renamed to the model's)."""
     dev = resolve_device(device)
     model, tasks, _ = load_checkpoint(model_dir, dev)
     scorer = Scorer(model, tasks, dev, fusion)
     info = read_info(data)
+    feed = {cam: src for cam, src in match_cameras(info, model.cfg.cameras, parse_camera_map(camera_map)).items() if src}
     for ann in tqdm(info.episodes, desc="score", disable=not progress, unit="ep"):
-        ep = load_episode(data, ann.episode_index, model.cfg.cameras)
+        ep = load_episode(data, ann.episode_index, list(feed.values()))
+        ep = replace(ep, images={cam: ep.images[src] for cam, src in feed.items()})
         yield ann.episode_index, ep, scorer.score(ep.images, ep.task_text), info
 
 
@@ -57,7 +64,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     rows = []
     plotted, videos = 0, 0
     start = time.perf_counter()
-    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress):
+    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress, cfg.camera_map):
         names = list(info.subtasks)
         row = episode_row(ep_idx, ep, {p: pr.perspective(p) for p in PERSPECTIVES}, names)
         row["stage_acc"] = float((pr.stage == frame_stage(ep.subtasks, names, ep.length)).mean())
@@ -166,7 +173,7 @@ def score_to_parquet(cfg: ScoreConfig, progress: bool = True) -> Path:
     progress_sparse) plus stage and uncertainty."""
     parts = []
     offset = 0
-    for ep_idx, ep, pr, _ in score_dataset(cfg.model, cfg.data, cfg.device, progress=progress):
+    for ep_idx, ep, pr, _ in score_dataset(cfg.model, cfg.data, cfg.device, progress=progress, camera_map=cfg.camera_map):
         n = ep.length
         parts.append(pd.DataFrame({
             "index": np.arange(offset, offset + n), "episode_index": ep_idx, "frame_index": np.arange(n),

@@ -74,18 +74,27 @@ class Scorer:
         self.cameras = model.cfg.cameras
         self._goal_cache: dict[int, torch.Tensor] = {}
 
-    def _stack(self, images: dict[str, np.ndarray]) -> np.ndarray:
-        missing = [c for c in self.cameras if c not in images]
-        if missing:
-            raise KeyError(f"the model reads cameras {list(self.cameras)}; frames lack {missing}")
-        return np.stack([images[c] for c in self.cameras], axis=-4)  # [..., V, H, W, 3]
+    def _stack(self, images: dict[str, np.ndarray]) -> tuple[np.ndarray, torch.Tensor | None]:
+        """[..., V, H, W, 3] in the model's camera order, and a view mask when a camera is absent
+        (its frames are black and masked out, as under training-time camera dropout)."""
+        present = [c for c in self.cameras if c in images]
+        if not present:
+            raise KeyError(f"the model reads cameras {list(self.cameras)}; frames have {sorted(images)}")
+        if len(present) == len(self.cameras):
+            return np.stack([images[c] for c in self.cameras], axis=-4), None
+        blank = np.zeros_like(images[present[0]])
+        frames = np.stack([images.get(c, blank) for c in self.cameras], axis=-4)
+        return frames, torch.tensor([c in images for c in self.cameras], device=self.device)
 
     @torch.no_grad()
-    def encode(self, frames: np.ndarray, batch: int = 256) -> torch.Tensor:
+    def encode(self, frames: np.ndarray, view_mask: torch.Tensor | None = None, batch: int = 256) -> torch.Tensor:
         """uint8 [N, V, H, W, 3] -> [N, D]"""
         if not np.isfinite(frames).all():
             raise ValueError("frames contain non-finite values")
-        parts = [self.model.encode(torch.from_numpy(frames[i : i + batch]).to(self.device)) for i in range(0, len(frames), batch)]
+        parts = []
+        for i in range(0, len(frames), batch):
+            x = torch.from_numpy(frames[i : i + batch]).to(self.device)
+            parts.append(self.model.encode(x, None if view_mask is None else view_mask.expand(len(x), -1)))
         return torch.cat(parts)
 
     def goal_embedding(self, task_id: int) -> torch.Tensor:
@@ -98,8 +107,8 @@ class Scorer:
         """Whole-episode scoring: every frame encoded once; hop queries (t-1 -> t), (start -> t)
         and (goal_k -> t) for every goal reference k, batched into one head call."""
         task_id = self.tasks.index(task)
-        frames = self._stack(images)
-        z = self.encode(frames)
+        frames, view_mask = self._stack(images)
+        z = self.encode(frames, view_mask)
         t_len = len(z)
         goals = self.goal_embedding(task_id)
         k = len(goals)
@@ -172,8 +181,8 @@ class StreamingScorer:
     @torch.no_grad()
     def step(self, images: dict[str, np.ndarray]) -> StreamStep:
         m, s = self.s.model, self.s
-        frame = torch.from_numpy(self.s._stack(images)[None]).to(s.device)
-        z = m.encode(frame)
+        frames, view_mask = self.s._stack(images)
+        z = m.encode(torch.from_numpy(frames[None]).to(s.device), None if view_mask is None else view_mask[None])
         first = self._z_start is None
         if first:
             self._z_start, self._z_prev = z, z

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
+from robo_reward.data.sources import parse_camera_map
 from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
@@ -23,7 +24,7 @@ from robo_reward.reward.text import embed_texts
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: tuple[str, ...] = field(metadata={"help": "dataset folders (comma-separated; repeat --data to add more)"})
+    data: tuple[str, ...] = field(metadata={"help": "dataset folders or hf:org/name ids (comma-separated; repeat --data to add more)"})
     out: Path = field(metadata={"help": "run folder: checkpoints, logs, config"})
     steps: int = field(default=2000, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=32, metadata={"help": "pairs per step (per process)"})
@@ -40,6 +41,19 @@ class TrainConfig:
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
     resume: bool = field(default=False, metadata={"help": "continue from out/last if it exists"})
     max_episodes: int = field(default=0, metadata={"help": "use at most this many episodes per dataset (0: all)"})
+    camera_map: tuple[str, ...] = field(default=(), metadata={
+        "help": "dataset_camera=model_camera pairs, e.g. cam_high=front,cam_left_wrist=wrist"})
+    data_weights: tuple[str, ...] = field(default=(), metadata={
+        "help": "sampling weight per --data, in order (default: every episode equally likely)"})
+
+    def dataset_weights(self) -> tuple[float, ...]:
+        try:
+            weights = tuple(float(w) for w in self.data_weights)
+        except ValueError as exc:
+            raise ValueError(f"--data-weights must be numbers, got {list(self.data_weights)}") from exc
+        if weights and len(weights) != len(self.data):
+            raise ValueError(f"--data-weights has {len(weights)} values for {len(self.data)} datasets")
+        return weights
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,7 +65,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """DrQ-style random shift (replicate-pad then crop) + per-state brightness jitter, uint8 in/out."""
+    """DrQ-style random shift (replicate-pad then crop) + per-state brightness and colour jitter, uint8 in/out."""
     n, v, h, w, c = frames.shape
     x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
     x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
@@ -62,7 +76,8 @@ def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4) -> torch.T
     x = x[torch.arange(n * v)[:, None, None, None], torch.arange(c)[None, :, None, None],
           rows[:, None, :, None], cols[:, None, None, :]]
     gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, 1, generator=rng) - 0.5) * 2
-    x = x.view(n, v, c, h, w) * gain
+    tint = 1.0 + 0.05 * (torch.rand(n, 1, c, 1, 1, generator=rng) - 0.5) * 2  # per-channel colour jitter
+    x = x.view(n, v, c, h, w) * gain * tint
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
@@ -80,6 +95,21 @@ def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tup
             "stage_acc": float((stage_logits.argmax(-1) == batch.stage).float().mean()),
         }
     return loss, metrics
+
+
+def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimizer, gen: torch.Generator,
+               stage_weight: float, augment_frames: bool, device: torch.device) -> dict[str, float]:
+    """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1)."""
+    if augment_frames:
+        batch = replace(batch, frames=augment(batch.frames, gen))
+    batch = batch.to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        loss, metrics = grm_loss(net, batch, stage_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+    opt.step()
+    return metrics
 
 
 def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
@@ -106,8 +136,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last"
 
-    bank = EpisodeBank([Path(d) for d in cfg.data], cfg.cameras, cfg.label_scheme, progress=progress and rank == 0,
-                       max_episodes=cfg.max_episodes or None)
+    weights = cfg.dataset_weights()
+    bank = EpisodeBank(list(cfg.data), cfg.cameras, cfg.label_scheme, progress=progress and rank == 0,
+                       max_episodes=cfg.max_episodes or None, camera_map=parse_camera_map(cfg.camera_map),
+                       image_size=cfg.image_size)
     if cfg.shuffle_labels:
         _shuffle_labels(bank, np.random.default_rng(cfg.seed))
     texts = [t.text for t in bank.tasks]
@@ -134,7 +166,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     net = model
     if ddp:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=cfg.batch_size, hop_bins=mcfg.hop_bins),
+    sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=cfg.batch_size, hop_bins=mcfg.hop_bins,
+                                                                      dataset_weights=weights),
                           seed=cfg.seed * 1000 + rank + start_step)
     gen = torch.Generator().manual_seed(cfg.seed * 7919 + rank + start_step)
     writer = None
@@ -144,23 +177,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         writer = SummaryWriter(str(out / "tb"))
         write_json(out / "run.json", run_record(cfg, parameters=count_parameters(model), subtasks=bank.subtasks,
                                                 tasks=texts, episodes=len(bank.episodes)))
-    amp = device.type == "cuda"
     extra = {"train": run_record(cfg)["config"]}
     t0, samples, metrics = time.perf_counter(), 0, {}
     bar = tqdm(range(start_step, cfg.steps), desc="train-reward", disable=not progress or rank != 0,
                initial=start_step, total=cfg.steps)
     model.train()
     for step in bar:
-        batch = sampler.sample()
-        if cfg.augment:
-            batch = replace(batch, frames=augment(batch.frames, gen))
-        batch = batch.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss, metrics = grm_loss(net, batch, cfg.stage_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        metrics = train_step(net, sampler.sample(), opt, gen, cfg.stage_weight, cfg.augment, device)
         sched.step()
         samples += cfg.batch_size
         if writer is not None and (step % 10 == 0 or step == cfg.steps - 1):
