@@ -116,6 +116,16 @@ def cmd_import_hdf5(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_rosbag(ns: argparse.Namespace) -> int:
+    from robo_reward.data.rosbag_io import RosbagImportConfig, bags_from_args, import_rosbag
+
+    ns.bag = bags_from_args(ns.bag)
+    summary = import_rosbag(config_from_args(RosbagImportConfig, ns))
+    print(json.dumps({k: summary[k] for k in ("episodes", "frames", "fps", "action_source", "annotation_source")}))
+    print(f"wrote {ns.out}")
+    return 0
+
+
 def cmd_export_hdf5(ns: argparse.Namespace) -> int:
     from robo_reward.data.importer import ExportConfig, export_hdf5
 
@@ -152,6 +162,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.data.collect import CollectConfig
     from robo_reward.data.importer import ExportConfig, ImportConfig
     from robo_reward.data.inspection import InspectConfig
+    from robo_reward.data.rosbag_io import RosbagImportConfig
     from robo_reward.demo import DemoConfig
     from robo_reward.envs.bench import BenchSimConfig
     from robo_reward.reward.adapt import AdaptConfig
@@ -177,6 +188,8 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
         ("import-hdf5", "convert robomimic or ALOHA HDF5 episodes into an annotated LeRobotDataset", cmd_import_hdf5,
          ImportConfig),
         ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5, ExportConfig),
+        ("import-rosbag", "convert rosbag2 recordings (sqlite3/MCAP) of a robot's camera and joint topics into a LeRobotDataset",
+         cmd_import_rosbag, RosbagImportConfig),
         ("inspect", "summarise a dataset (episodes, cameras, tasks, subtask coverage, outcomes) with a contact sheet",
          cmd_inspect, InspectConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
@@ -189,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, fn, cfg in _verbs():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if cfg is not None:
-            add_config_args(p, cfg, repeatable=("data",) if name == "train-reward" else (), aliases={"input": "--in"})
+            repeatable = {"train-reward": ("data",), "import-rosbag": ("bag",)}.get(name, ())
+            add_config_args(p, cfg, repeatable=repeatable, aliases={"input": "--in"})
         p.set_defaults(fn=fn)
     return parser
 

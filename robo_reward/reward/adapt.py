@@ -211,6 +211,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     t0 = time.perf_counter()
 
     bank = EpisodeBank([], parent.cfg.cameras)
+    bank.subtasks = list(parent.cfg.subtasks)  # stage labels index the model's vocabulary (new names go last)
     entry = bank.add_episode(ep, str(cfg.demo), cfg.episode, demo.subtasks, demo.feed, subtask_shares(demo.subtasks, "equal"))
     goal = entry.frames[-1:]
     replayed = replay_roots(cfg, parent_meta)

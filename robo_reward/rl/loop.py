@@ -43,6 +43,9 @@ class RLConfig:
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     checkpoint_every: int = field(default=10, metadata={"help": "episodes between checkpoints"})
     resume: bool = field(default=False, metadata={"help": "continue from out/checkpoint"})
+    env: str = field(default="sim", metadata={"help": "sim (in-process MuJoCo/MetaWorld) | ros (a robot behind ROS 2 topics)"})
+    profile: str = field(default="sim_panda", metadata={"help": "--env ros: hardware profile (hardware/<name>.yaml)"})
+    ros_real: bool = field(default=False, metadata={"help": "--env ros: a real arm (reset = home pose + operator confirmation), not sim_robot_node"})
 
     def validate(self) -> None:
         if not (self.reward in ("sparse", "dense") or self.reward.startswith("grm:")):
@@ -53,6 +56,24 @@ class RLConfig:
             raise ValueError(f"--obs must be privileged or state+grm, got {self.obs!r}")
         if self.obs == "state+grm" and not self.reward.startswith("grm:"):
             raise ValueError("--obs state+grm needs a GRM: pass --reward grm:<dir>")
+        if self.env not in ("sim", "ros"):
+            raise ValueError(f"--env must be sim or ros, got {self.env!r}")
+        if self.env == "ros" and self.demo_episodes:
+            raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: not with --env ros")
+        if self.env == "ros" and self.ros_real and (self.obs == "privileged" or self.reward == "dense"):
+            raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
+
+
+def make_rl_env(cfg: RLConfig, cameras: tuple[str, ...], image_size: int):
+    """The in-process simulator, or the same task behind ROS 2 (joint-target actions, clamped)."""
+    if cfg.env == "sim":
+        return make_env(cfg.task, SimConfig(image_size=image_size, cameras=cameras))
+    from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
+
+    probe = make_env(cfg.task, SimConfig(image_size=32, cameras=("front",)))
+    spec = probe.spec
+    probe.close()
+    return RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.profile, sim=not cfg.ros_real))
 
 
 class RewardSource:
@@ -109,7 +130,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     probe.close()
     reward = RewardSource(cfg, task_text, device)
     cams = reward.cameras if reward.stream is not None else ("front",)
-    env = make_env(cfg.task, SimConfig(image_size=96 if reward.stream is not None else 32, cameras=cams))
+    env = make_rl_env(cfg, cams, 96 if reward.stream is not None else 32)
     rng = np.random.default_rng(cfg.seed)
     ts = env.reset(cfg.seed * 100_000)
     reward.reset(ts)

@@ -1,0 +1,1 @@
+"""Thin rclpy nodes over robo_reward: no learning logic lives here."""

@@ -1,0 +1,147 @@
+"""Runs a policy at the control rate and commands the arm, safety first:
+- control is disabled until enabled (parameter `enabled` or the `~/enable` SetBool service);
+- every joint target is clamped to the profile's joint limits and per-step bound;
+- a watchdog holds the current position when any camera or the joint states go stale;
+- a policy whose action size differs from the robot's joints (+ gripper) refuses to start.
+It publishes what it is doing on /robo_reward/policy_state (disabled | running | clamped | hold: ...).
+
+Policies: `replay:FILE.npy` (joint targets + gripper per step, e.g. a recorded demonstration) and
+`hold`. End-effector policies (what `robo-reward bc` trains) need an IK bridge: not here yet."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import Float64, String
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
+
+from robo_reward.ros.messages import joint_positions, trajectory_msg
+from robo_reward.ros.profiles import load_profile
+from robo_reward.ros.safety import SafetyFilter, Watchdog
+from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
+
+STATE_TOPIC = "/robo_reward/policy_state"
+
+
+class ReplayPolicy:
+    def __init__(self, path: Path, dof: int) -> None:
+        actions = np.load(path)
+        if actions.ndim != 2 or actions.shape[1] != dof + 1:
+            raise ValueError(f"{path}: policy actions have shape {actions.shape}; the robot takes {dof} joints + gripper")
+        if not np.all(np.isfinite(actions)):
+            raise ValueError(f"{path}: non-finite actions")
+        self.actions, self.t = actions, 0
+
+    def act(self, current: np.ndarray) -> np.ndarray:
+        a = self.actions[min(self.t, len(self.actions) - 1)]
+        self.t += 1
+        return a
+
+
+class HoldPolicy:
+    def act(self, current: np.ndarray) -> np.ndarray:
+        return np.append(current, 0.0)
+
+
+class PolicyNode(Node):
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        self.profile = p = load_profile(self.declare_parameter("profile", "sim_panda").value)
+        spec = self.declare_parameter("policy", "hold").value
+        if spec == "hold":
+            self.policy = HoldPolicy()
+        elif spec.startswith("replay:"):
+            self.policy = ReplayPolicy(Path(spec[len("replay:"):]), p.dof)
+        else:
+            raise ValueError(f"policy {spec!r}: use replay:FILE.npy or hold")
+        self.enabled = bool(self.declare_parameter("enabled", False).value)
+        compressed = bool(self.declare_parameter("compressed", False).value)
+        self.safety = SafetyFilter(p)
+        self.watchdog = Watchdog((*p.cameras, "joints"), p.stale_after_s)
+        kind = CompressedImage if compressed else Image
+        for cam, topic in p.cameras.items():
+            self.create_subscription(kind, topic + ("/compressed" if compressed else ""),
+                                     lambda _m, c=cam: self.watchdog.feed(c, time.monotonic()), SENSOR_QOS)
+        self.create_subscription(JointState, p.joint_states_topic, self.on_joints, SENSOR_QOS)
+        self.pub_traj = self.create_publisher(JointTrajectory, p.trajectory_topic, RELIABLE_QOS)
+        self.pub_grip = self.create_publisher(Float64, p.gripper_topic, RELIABLE_QOS)
+        self.pub_state = self.create_publisher(String, STATE_TOPIC, RELIABLE_QOS)
+        self.create_service(SetBool, "~/enable", self.on_enable)
+        self.add_on_set_parameters_callback(self.on_params)
+        self.current: np.ndarray | None = None
+        self.state = ""
+        self.create_timer(1.0 / p.control_hz, self.tick)
+        self.get_logger().info(f"{spec} on {p.name} at {p.control_hz:g} Hz; control {'ENABLED' if self.enabled else 'disabled'}")
+
+    def on_joints(self, msg: JointState) -> None:
+        try:
+            self.current, _ = joint_positions(msg, self.profile.joint_names)
+        except KeyError as exc:
+            self.get_logger().error(f"{self.profile.joint_states_topic}: {exc}", throttle_duration_sec=2.0)
+            return
+        self.watchdog.feed("joints", time.monotonic())
+
+    def on_enable(self, req, resp):
+        self.enabled = bool(req.data)
+        resp.success, resp.message = True, f"control {'enabled' if self.enabled else 'disabled'}"
+        self.get_logger().warn(resp.message)
+        return resp
+
+    def on_params(self, params) -> SetParametersResult:
+        for prm in params:
+            if prm.name == "enabled":
+                self.enabled = bool(prm.value)
+                self.get_logger().warn(f"control {'enabled' if self.enabled else 'disabled'}")
+        return SetParametersResult(successful=True)
+
+    def _set_state(self, state: str) -> None:
+        self.pub_state.publish(String(data=state))
+        if state != self.state:
+            if state.startswith("hold") or state == "clamped":
+                self.get_logger().warn(state)
+            else:
+                self.get_logger().info(state)
+            self.state = state
+
+    def _command(self, joints: np.ndarray, grip: float | None) -> None:
+        p = self.profile
+        if grip is not None:
+            self.pub_grip.publish(Float64(data=float(np.clip(grip, -1.0, 1.0))))
+        self.pub_traj.publish(trajectory_msg(p.joint_names, joints, self.get_clock().now().to_msg(), 1.0 / p.control_hz))
+
+    def tick(self) -> None:
+        if self.current is None:
+            self._set_state("hold: no joint states yet")
+            return
+        stale = self.watchdog.stale(time.monotonic())
+        if stale:
+            if self.enabled:
+                self._command(self.current, None)  # hold where the arm is
+            self._set_state(f"hold: stale {', '.join(stale)}")
+            return
+        if not self.enabled:
+            self._set_state("disabled")
+            return
+        action = np.asarray(self.policy.act(self.current), dtype=np.float64)
+        try:
+            clamped = self.safety.clamp(action[:-1], self.current)
+        except ValueError as exc:
+            self._command(self.current, None)
+            self._set_state(f"hold: {exc}")
+            return
+        self._command(clamped.target, float(action[-1]))
+        self._set_state("clamped" if clamped.clamped else "running")
+
+
+def main() -> None:
+    spin(PolicyNode)
+
+
+if __name__ == "__main__":
+    main()

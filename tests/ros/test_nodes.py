@@ -1,0 +1,217 @@
+"""The real nodes over real DDS (loopback, own domain per test): sim_robot_node as the robot,
+RosRobotEnv against the in-process env, reward_node against the in-process scorer, the policy
+node's clamps, hold and refusals, `robo-reward rl --env ros`, and the launch files."""
+
+import ast
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from robo_reward.envs import SimConfig, make_env
+from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
+from robo_reward.reward.checkpoint import load_checkpoint
+from robo_reward.reward.infer import Scorer, StreamingScorer
+from robo_reward.ros.messages import image_msg, joint_state_msg
+from robo_reward.ros.profiles import load_profile
+
+pytestmark = pytest.mark.ros
+
+import rclpy
+from rosutil import ROS_PKG, spin_until
+
+PP = ("pick up the cube and place it in the bin", ("reach", "grasp", "lift", "place"), 60)
+
+
+def _small_moves(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.append(state[:7] + rng.normal(0, 0.05, 7), rng.uniform(-1, 1))
+
+
+def test_ros_env_matches_in_process_env(ros):
+    ros.start("sim_robot_node", task="pick-place", lockstep=True)
+    env = RosRobotEnv(*PP, RosEnvConfig(timeout_s=60))
+    local = make_env("pick-place", SimConfig(control="joint"))
+    try:
+        rng = np.random.default_rng(0)
+        for seed in (11, 12):
+            ts, lt = env.reset(seed), local.reset(seed)
+            for _ in range(8):
+                np.testing.assert_array_equal(ts.obs.state, lt.obs.state[:15])
+                for cam in lt.obs.images:
+                    np.testing.assert_array_equal(ts.obs.images[cam], lt.obs.images[cam])
+                assert (ts.reward, ts.terminated, ts.truncated) == (lt.reward, lt.terminated, lt.truncated)
+                np.testing.assert_allclose(ts.info["privileged"], lt.info["privileged"], atol=1e-6)
+                a = _small_moves(lt.obs.state, rng)
+                ts, lt = env.step(a), local.step(a)
+    finally:
+        env.close()
+        local.close()
+
+
+def test_reward_node_matches_in_process_scorer(ros, tiny_grm):
+    from sensor_msgs.msg import JointState
+
+    from robo_reward.ros.qos import RELIABLE_QOS
+
+    ros.start("sim_robot_node", task="pick-place", lockstep=True)
+    reward = ros.start("reward_node", model=str(tiny_grm), sim_status=True, slop_s=0.0)
+    env = RosRobotEnv(*PP, RosEnvConfig(timeout_s=60))
+    got: dict[float, list[float]] = {}
+    env.node.create_subscription(JointState, "/robo_reward/reward",
+                                 lambda m: got.__setitem__(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec, list(m.position)),
+                                 RELIABLE_QOS)
+    try:
+        assert spin_until(env.node, lambda: env.node.count_publishers("/robo_reward/reward") > 0, 60), ros.log(reward)
+        time.sleep(1.0)  # reward node's subscriptions match
+        rng = np.random.default_rng(1)
+        frames, stamps = [], []
+        ts = env.reset(21)
+        for _ in range(10):
+            frames.append(ts.obs.images)
+            stamps.append(env.latest.stamp)
+            ts = env.step(_small_moves(ts.obs.state, rng))
+        assert spin_until(env.node, lambda: all(s in got for s in stamps), 30), f"{len(got)} rewards\n{ros.log(reward)}"
+    finally:
+        env.close()
+    model, tasks, _ = load_checkpoint(tiny_grm)
+    stream = StreamingScorer(Scorer(model, tasks), PP[0])
+    want = [stream.step(f) for f in frames]
+    np.testing.assert_allclose([got[s][0] for s in stamps], [w.progress for w in want], atol=1e-5)
+    np.testing.assert_allclose([got[s][2] for s in stamps], [w.uncertainty for w in want], atol=1e-5)
+    assert [int(got[s][1]) for s in stamps] == [w.stage for w in want]
+    assert all(got[s][4] >= 0 for s in stamps)  # latency, ms
+
+
+class FakeArm:
+    """Publishes joint states and camera images like a robot driver would (test side)."""
+
+    def __init__(self, node, profile):
+        from sensor_msgs.msg import Image, JointState
+
+        from robo_reward.ros.qos import RELIABLE_QOS
+
+        self.p, self.node = profile, node
+        self.q = profile.home.copy()
+        self.pub_j = node.create_publisher(JointState, profile.joint_states_topic, RELIABLE_QOS)
+        self.pub_i = {c: node.create_publisher(Image, t, RELIABLE_QOS) for c, t in profile.cameras.items()}
+        self.cameras_on = True
+        self.img = np.zeros((*profile.image_size, 3), np.uint8)
+
+    def publish(self):
+        stamp = self.node.get_clock().now().to_msg()
+        self.pub_j.publish(joint_state_msg(self.p.joint_names, self.q, np.zeros(self.p.dof), stamp))
+        if self.cameras_on:
+            for c, pub in self.pub_i.items():
+                pub.publish(image_msg(self.img, stamp, c))
+
+
+def _run(node, arm, seconds):
+    end = time.monotonic() + seconds
+    next_pub = 0.0
+    while time.monotonic() < end:
+        if time.monotonic() >= next_pub:
+            arm.publish()
+            next_pub = time.monotonic() + 0.1
+        rclpy.spin_once(node, timeout_sec=0.01)
+
+
+def test_policy_node_disabled_then_clamps_then_holds(ros, tmp_path):
+    from std_msgs.msg import String
+    from std_srvs.srv import SetBool
+    from trajectory_msgs.msg import JointTrajectory
+
+    from robo_reward.ros.qos import RELIABLE_QOS
+
+    p = load_profile("sim_panda")
+    wild = np.tile(np.append(p.upper + 2.0, 1.0), (200, 1))  # far outside the limits
+    np.save(tmp_path / "wild.npy", wild)
+    policy = ros.start("policy_node", policy=f"replay:{tmp_path / 'wild.npy'}", enabled=False)
+    node = rclpy.create_node("test_arm")
+    arm = FakeArm(node, p)
+    states, commands = [], []
+    node.create_subscription(String, "/robo_reward/policy_state", lambda m: states.append(m.data), RELIABLE_QOS)
+    node.create_subscription(JointTrajectory, p.trajectory_topic, lambda m: commands.append(np.array(m.points[0].positions)),
+                             RELIABLE_QOS)
+    assert spin_until(node, lambda: node.count_subscribers(p.joint_states_topic) > 0, 30), ros.log(policy)
+    _run(node, arm, 1.5)
+    assert states and states[-1] == "disabled" and not commands  # nothing moves until enabled
+
+    client = node.create_client(SetBool, "/policy_node/enable")
+    assert client.wait_for_service(timeout_sec=10), ros.log(policy)
+    future = client.call_async(SetBool.Request(data=True))
+    assert spin_until(node, future.done, 10) and future.result().success
+    states.clear()
+    _run(node, arm, 1.5)
+    assert "clamped" in states and commands
+    for cmd in commands:
+        assert np.all(cmd <= p.upper + 1e-9) and np.all(np.abs(cmd - arm.q) <= p.max_step + 1e-9)
+
+    arm.cameras_on = False  # cameras stop: the watchdog holds the arm where it is
+    states.clear()
+    _run(node, arm, p.stale_after_s + 1.0)
+    holds = [s for s in states if s.startswith("hold: stale")]
+    assert holds and "front" in holds[-1] and "joints" not in holds[-1], states
+    np.testing.assert_allclose(commands[-1], arm.q)
+    node.destroy_node()
+
+
+def test_nodes_refuse_bad_configuration(ros, tmp_path, tiny_grm):
+    np.save(tmp_path / "short.npy", np.zeros((5, 4)))
+    bad_policy = ros.start("policy_node", policy=f"replay:{tmp_path / 'short.npy'}")
+    text = (ROS_PKG.parents[2] / "hardware" / "sim_panda.yaml").read_text()
+    (tmp_path / "nolimits.yaml").write_text(text.replace("  upper:", "  uper:"))
+    no_limits = ros.start("policy_node", profile=str(tmp_path / "nolimits.yaml"))
+    (tmp_path / "onecam.yaml").write_text(re.sub(r"  side: .*\n  wrist: .*\n", "", text))
+    missing_cam = ros.start("reward_node", model=str(tiny_grm), profile=str(tmp_path / "onecam.yaml"))
+    for proc, message in ((bad_policy, "the robot takes 7 joints + gripper"), (no_limits, "missing 'joints.upper'"),
+                          (missing_cam, "has no topic for ['side', 'wrist']")):
+        assert proc.wait(60) == 1
+        assert "refusing to start" in ros.log(proc) and message in ros.log(proc)
+
+
+def test_rl_runs_unchanged_over_ros(ros, tmp_path):
+    from robo_reward.cli import main
+
+    sim = ros.start("sim_robot_node", task="pick-place", lockstep=True)
+    out = tmp_path / "rl"
+    try:
+        rc = main(["rl", "--task", "pick-place", "--env", "ros", "--episodes", "2", "--warmup-steps", "50",
+                   "--batch-size", "32", "--out", str(out)])
+    except TimeoutError as exc:
+        raise AssertionError(ros.log(sim)) from exc
+    assert rc == 0
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["length"] > 0 for r in rows)
+
+
+def _launch_nodes(path):
+    """(executable, name, parameter keys) of each launch_ros Node(...) in a launch file."""
+    found = []
+    for call in ast.walk(ast.parse(path.read_text())):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node":
+            kw = {k.arg: k.value for k in call.keywords}
+            keys = set()
+            for item in kw["parameters"].elts:
+                if isinstance(item, ast.Dict):
+                    keys |= {k.value for k in item.keys}
+            found.append((kw["executable"].value, kw["name"].value, keys))
+    return found
+
+
+def test_launch_files_match_entry_points_and_parameters():
+    setup = (ROS_PKG / "setup.py").read_text()
+    nodes = set(ast.literal_eval(re.search(r"NODES = (\(.*?\))", setup).group(1)))
+    declared = {n: set(re.findall(r'declare_parameter\("(\w+)"', (ROS_PKG / "robo_reward_ros" / f"{n}.py").read_text()))
+                for n in nodes}
+    for launch in ("sim", "robot"):
+        config = yaml.safe_load((ROS_PKG / "config" / f"{launch}.yaml").read_text())
+        for exe, name, keys in _launch_nodes(ROS_PKG / "launch" / f"{launch}.launch.py"):
+            assert exe in nodes, f"{launch}.launch.py runs {exe}, not an entry point"
+            assert keys <= declared[exe], f"{launch}.launch.py passes {keys - declared[exe]} to {exe}"
+            yaml_keys = set(config.get(name, {}).get("ros__parameters", {}))
+            assert yaml_keys <= declared[exe], f"config/{launch}.yaml sets {yaml_keys - declared[exe]} on {name}"
+    assert "sim_robot_node" in {e for e, _, _ in _launch_nodes(ROS_PKG / "launch" / "sim.launch.py")}
+    assert "sim_robot_node" not in {e for e, _, _ in _launch_nodes(ROS_PKG / "launch" / "robot.launch.py")}
