@@ -40,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--parent", type=Path, required=True)
     ap.add_argument("--held", action="append", required=True, help="task=dataset_prefix")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
     ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
     args = ap.parse_args()

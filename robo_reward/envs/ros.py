@@ -100,8 +100,11 @@ class RosRobotEnv:
         deadline = time.monotonic() + timeout_s
         while not done():
             if time.monotonic() > deadline:
+                queued = {k: [round(m[0], 3) for m in q] for k, q in self.sync.queues.items()}
+                last = self.latest.items.get("status") if self.latest is not None else None
                 raise TimeoutError(f"{self.spec.name}: no {what} within {timeout_s:g} s (topics: "
-                                   f"{list(self.profile.cameras.values())}, {self.profile.joint_states_topic})")
+                                   f"{list(self.profile.cameras.values())}, {self.profile.joint_states_topic}; last "
+                                   f"complete set: {last}; waiting messages by stamp: {queued})")
             self._rclpy.spin_once(self.node, timeout_sec=0.01)
         return done()
 

@@ -46,7 +46,7 @@ class AdaptConfig:
     episode: int = field(default=0, metadata={"help": "episode index of the demonstration"})
     task: str | None = field(default=None, metadata={"help": "task text (default: the demo's)"})
     subtasks: tuple[str, ...] = field(default=(), metadata={"help": "subtask names: split the demo equally (when it has no annotation)"})
-    steps: int = field(default=300, metadata={"help": "fine-tuning steps"})
+    steps: int = field(default=600, metadata={"help": "fine-tuning steps"})
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
     trainable: str = field(default="full", metadata={"help": "full | heads (freeze the image encoder: parameter-efficient)"})

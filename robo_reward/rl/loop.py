@@ -153,7 +153,9 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         (out / "metrics.jsonl").write_text("")
         if demos is not None:
             _fill_demos(env, cfg, reward, demos)
-        write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text))
+        write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
+                                                   action_low=env.spec.action.low.tolist(),
+                                                   action_high=env.spec.action.high.tolist()))
     low, high = env.spec.action.low, env.spec.action.high
     bar = tqdm(range(start_ep, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=start_ep, total=cfg.episodes)
     try:

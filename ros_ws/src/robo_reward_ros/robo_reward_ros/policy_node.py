@@ -5,8 +5,10 @@
 - a policy whose action size differs from the robot's joints (+ gripper) refuses to start.
 It publishes what it is doing on /robo_reward/policy_state (disabled | running | clamped | hold: ...).
 
-Policies: `replay:FILE.npy` (joint targets + gripper per step, e.g. a recorded demonstration) and
-`hold`. End-effector policies (what `robo-reward bc` trains) need an IK bridge: not here yet."""
+Policies: `rl:RUN_DIR` (a `robo-reward rl --env ros --obs state+grm` run: joint state + GRM features from
+the cameras in, joint targets + gripper out), `replay:FILE.npy` (joint targets + gripper per step, e.g. a
+recorded demonstration) and `hold`. End-effector policies (what `robo-reward bc` trains) need an IK
+bridge: not here yet."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
-from robo_reward.ros.messages import joint_positions, trajectory_msg
+from robo_reward.ros.messages import joint_positions, to_rgb, trajectory_msg
 from robo_reward.ros.profiles import load_profile
 from robo_reward.ros.safety import SafetyFilter, Watchdog
 from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
@@ -30,6 +32,8 @@ STATE_TOPIC = "/robo_reward/policy_state"
 
 
 class ReplayPolicy:
+    cameras: tuple[str, ...] = ()
+
     def __init__(self, path: Path, dof: int) -> None:
         actions = np.load(path)
         if actions.ndim != 2 or actions.shape[1] != dof + 1:
@@ -38,15 +42,44 @@ class ReplayPolicy:
             raise ValueError(f"{path}: non-finite actions")
         self.actions, self.t = actions, 0
 
-    def act(self, current: np.ndarray) -> np.ndarray:
+    def reset(self) -> None:
+        self.t = 0
+
+    def act(self, state: np.ndarray, images: dict) -> np.ndarray:
         a = self.actions[min(self.t, len(self.actions) - 1)]
         self.t += 1
         return a
 
 
 class HoldPolicy:
-    def act(self, current: np.ndarray) -> np.ndarray:
-        return np.append(current, 0.0)
+    cameras: tuple[str, ...] = ()
+
+    def __init__(self, dof: int) -> None:
+        self.dof = dof
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, state: np.ndarray, images: dict) -> np.ndarray:
+        return np.append(state[: self.dof], 0.0)
+
+
+def load_policy(spec: str, dof: int, cameras: dict[str, str]):
+    if spec == "hold":
+        return HoldPolicy(dof)
+    if spec.startswith("replay:"):
+        return ReplayPolicy(Path(spec[len("replay:"):]), dof)
+    if spec.startswith("rl:"):
+        from robo_reward.rl.deploy import RLPolicy
+
+        policy = RLPolicy(Path(spec[len("rl:"):]))
+        if policy.act_dim != dof + 1:
+            raise ValueError(f"{spec}: the policy's action size is {policy.act_dim}; the robot takes {dof} joints + gripper")
+        missing = [c for c in policy.cameras if c not in cameras]
+        if missing:
+            raise ValueError(f"{spec}: the policy's reward model reads cameras {missing} the profile does not have")
+        return policy
+    raise ValueError(f"policy {spec!r}: use rl:RUN_DIR, replay:FILE.npy or hold")
 
 
 class PolicyNode(Node):
@@ -54,12 +87,7 @@ class PolicyNode(Node):
         super().__init__("policy_node")
         self.profile = p = load_profile(self.declare_parameter("profile", "sim_panda").value)
         spec = self.declare_parameter("policy", "hold").value
-        if spec == "hold":
-            self.policy = HoldPolicy()
-        elif spec.startswith("replay:"):
-            self.policy = ReplayPolicy(Path(spec[len("replay:"):]), p.dof)
-        else:
-            raise ValueError(f"policy {spec!r}: use replay:FILE.npy or hold")
+        self.policy = load_policy(spec, p.dof, p.cameras)
         self.enabled = bool(self.declare_parameter("enabled", False).value)
         compressed = bool(self.declare_parameter("compressed", False).value)
         self.safety = SafetyFilter(p)
@@ -67,7 +95,7 @@ class PolicyNode(Node):
         kind = CompressedImage if compressed else Image
         for cam, topic in p.cameras.items():
             self.create_subscription(kind, topic + ("/compressed" if compressed else ""),
-                                     lambda _m, c=cam: self.watchdog.feed(c, time.monotonic()), SENSOR_QOS)
+                                     lambda m, c=cam: self.on_image(c, m), SENSOR_QOS)
         self.create_subscription(JointState, p.joint_states_topic, self.on_joints, SENSOR_QOS)
         self.pub_traj = self.create_publisher(JointTrajectory, p.trajectory_topic, RELIABLE_QOS)
         self.pub_grip = self.create_publisher(Float64, p.gripper_topic, RELIABLE_QOS)
@@ -75,19 +103,30 @@ class PolicyNode(Node):
         self.create_service(SetBool, "~/enable", self.on_enable)
         self.add_on_set_parameters_callback(self.on_params)
         self.current: np.ndarray | None = None
+        self.velocity = np.zeros(p.dof)
+        self.gripper = 0.0
+        self.images: dict = {}
         self.state = ""
         self.create_timer(1.0 / p.control_hz, self.tick)
         self.get_logger().info(f"{spec} on {p.name} at {p.control_hz:g} Hz; control {'ENABLED' if self.enabled else 'disabled'}")
 
+    def on_image(self, cam: str, msg) -> None:
+        self.images[cam] = msg
+        self.watchdog.feed(cam, time.monotonic())
+
     def on_joints(self, msg: JointState) -> None:
         try:
-            self.current, _ = joint_positions(msg, self.profile.joint_names)
+            self.current, self.velocity = joint_positions(msg, self.profile.joint_names)
+            if self.profile.gripper_joint in msg.name:
+                self.gripper = float(msg.position[list(msg.name).index(self.profile.gripper_joint)])
         except KeyError as exc:
             self.get_logger().error(f"{self.profile.joint_states_topic}: {exc}", throttle_duration_sec=2.0)
             return
         self.watchdog.feed("joints", time.monotonic())
 
     def on_enable(self, req, resp):
+        if req.data and not self.enabled:
+            self.policy.reset()
         self.enabled = bool(req.data)
         resp.success, resp.message = True, f"control {'enabled' if self.enabled else 'disabled'}"
         self.get_logger().warn(resp.message)
@@ -96,6 +135,8 @@ class PolicyNode(Node):
     def on_params(self, params) -> SetParametersResult:
         for prm in params:
             if prm.name == "enabled":
+                if prm.value and not self.enabled:
+                    self.policy.reset()
                 self.enabled = bool(prm.value)
                 self.get_logger().warn(f"control {'enabled' if self.enabled else 'disabled'}")
         return SetParametersResult(successful=True)
@@ -128,8 +169,10 @@ class PolicyNode(Node):
         if not self.enabled:
             self._set_state("disabled")
             return
-        action = np.asarray(self.policy.act(self.current), dtype=np.float64)
         try:
+            images = {c: to_rgb(self.images[c], self.profile.image_size, self.profile.cameras[c]) for c in self.policy.cameras}
+            state = np.concatenate([self.current, self.velocity, [self.gripper]]).astype(np.float32)
+            action = np.asarray(self.policy.act(state, images), dtype=np.float64)
             clamped = self.safety.clamp(action[:-1], self.current)
         except ValueError as exc:
             self._command(self.current, None)

@@ -1,0 +1,56 @@
+"""A trained `robo-reward rl` policy outside the training loop (e.g. in the ROS policy node): the same
+observation pipeline (robot state + frozen GRM features from the streaming scorer), the actor's
+deterministic action mapped back to the environment's action bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.rl.loop import RewardSource, RLConfig, observation
+from robo_reward.rl.sac import SAC, SACConfig
+from robo_reward.types import Observation, TimeStep
+
+
+class RLPolicy:
+    def __init__(self, run_dir: Path, device: str = "cpu") -> None:
+        run_dir = Path(run_dir)
+        cfg_path, state_path = run_dir / "config.json", run_dir / "checkpoint" / "state.pt"
+        for path in (cfg_path, state_path):
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: is {run_dir} a `robo-reward rl` run folder?")
+        record = json.loads(cfg_path.read_text())
+        names = {f.name for f in dataclasses.fields(RLConfig)}
+        self.cfg = RLConfig(**{k: v for k, v in record["config"].items() if k in names})
+        if self.cfg.obs == "privileged":
+            raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
+                             "(train with --obs state+grm --reward grm:<dir>)")
+        self.low, self.high = np.array(record["action_low"]), np.array(record["action_high"])
+        self.obs_dim, self.act_dim = int(record["obs_dim"]), int(record["act_dim"])
+        self.device = torch.device(device)
+        self.learner = SAC(self.obs_dim, self.act_dim, SACConfig(gamma=self.cfg.gamma, n_critics=self.cfg.n_critics), self.device)
+        self.learner.load_state_dict(torch.load(state_path, map_location=self.device, weights_only=False)["learner"])
+        self.reward = RewardSource(self.cfg, record["task_text"], self.device)
+        self.cameras = self.reward.cameras
+        self._started = False
+
+    def reset(self) -> None:
+        self._started = False
+
+    def act(self, state: np.ndarray, images: dict[str, np.ndarray]) -> np.ndarray:
+        """Action in the environment's units (joint targets + gripper for a ROS robot)."""
+        ts = TimeStep(Observation(images, np.asarray(state, np.float32), 0.0), 0.0, False, False, {"success": False})
+        if not self._started:
+            self.reward.reset(ts)
+            self._started = True
+        else:
+            self.reward.step(0.0, ts)
+        obs = observation(self.cfg, ts, self.reward)
+        if obs.shape != (self.obs_dim,):
+            raise ValueError(f"observation has {obs.shape[0]} values, the policy was trained on {self.obs_dim}")
+        a = self.learner.act(obs, deterministic=True)
+        return self.low + (np.clip(a, -1, 1) + 1) * 0.5 * (self.high - self.low)
