@@ -47,7 +47,7 @@ class RosRobotEnv:
                  node_name: str = "robo_reward_env") -> None:
         import rclpy
         from sensor_msgs.msg import Image, JointState
-        from std_msgs.msg import Bool, Float64, Float64MultiArray, Int64
+        from std_msgs.msg import Bool, Float64, Float64MultiArray, Int64MultiArray
         from trajectory_msgs.msg import JointTrajectory
 
         from robo_reward.ros.qos import RELIABLE_QOS, SENSOR_QOS
@@ -79,10 +79,10 @@ class RosRobotEnv:
         self.node.create_subscription(Bool, OPERATOR_TOPIC, lambda m: setattr(self, "operator_ok", bool(m.data)), RELIABLE_QOS)
         self.pub_traj = self.node.create_publisher(JointTrajectory, p.trajectory_topic, RELIABLE_QOS)
         self.pub_grip = self.node.create_publisher(Float64, p.gripper_topic, RELIABLE_QOS)
-        self.pub_reset = self.node.create_publisher(Int64, RESET_TOPIC, RELIABLE_QOS)
-        self._Int64, self._Float64 = Int64, Float64
+        self.pub_reset = self.node.create_publisher(Int64MultiArray, RESET_TOPIC, RELIABLE_QOS)
+        self._Int64MultiArray, self._Float64 = Int64MultiArray, Float64
+        self._rng = np.random.default_rng()
         self._step = 0
-        self.max_episode = -1  # newest sim episode seen: a reset waits for a newer one
         self._wait_for_subscribers()
 
     # ----------------------------------------------------------------- plumbing
@@ -93,7 +93,6 @@ class RosRobotEnv:
 
     def _on_status(self, msg) -> None:
         st = parse_status(msg)
-        self.max_episode = max(self.max_episode, st.episode)
         self._add("status", st.stamp, st)
 
     def _spin_until(self, done, timeout_s: float, what: str):
@@ -138,13 +137,14 @@ class RosRobotEnv:
         self._step = 0
         self.success_flag = False
         if self.cfg.sim:
-            before = self.max_episode
+            # a request id the sim echoes: a stale first frame (e.g. its start-up publish) never passes for ours
+            request = int(self._rng.integers(1, 2**31))
 
             def fresh(s: Synced) -> bool:
                 st = s.items["status"]
-                return st.step == 0 and st.episode > before and (seed is None or st.seed == seed)
+                return st.step == 0 and st.request == request
 
-            self.pub_reset.publish(self._Int64(data=-1 if seed is None else int(seed)))
+            self.pub_reset.publish(self._Int64MultiArray(data=[-1 if seed is None else int(seed), request]))
             synced = self._wait_obs(fresh, "observation after reset")
             return self._timestep(synced)
         self._go_home()

@@ -12,9 +12,9 @@ import numpy as np
 
 from robo_reward.ros.convert import compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 
-STATUS_FIELDS = ("stamp_sec", "stamp_nanosec", "episode", "seed", "step", "success", "terminated", "truncated",
+STATUS_FIELDS = ("stamp_sec", "stamp_nanosec", "episode", "seed", "request", "step", "success", "terminated", "truncated",
                  "subtasks_completed", "dense_reward")
-RESET_TOPIC = "/robo_reward/sim/reset"  # std_msgs/Int64: the seed (< 0: the node's next seed)
+RESET_TOPIC = "/robo_reward/sim/reset"  # std_msgs/Int64MultiArray [seed (< 0: the node's next), request id (optional)]
 STATUS_TOPIC = "/robo_reward/sim/status"
 SUCCESS_TOPIC = "/robo_reward/success"  # std_msgs/Bool (the sim's physics; on a real arm: an operator or detector)
 OPERATOR_TOPIC = "/robo_reward/operator_confirm"  # std_msgs/Bool: the scene is reset, go on
@@ -30,6 +30,7 @@ class SimStatus:
     stamp: float
     episode: int
     seed: int
+    request: int  # id of the reset request this episode answers (0: none)
     step: int
     success: bool
     terminated: bool
@@ -39,12 +40,12 @@ class SimStatus:
     privileged: np.ndarray
 
 
-def status_msg(stamp, episode: int, seed: int, step: int, success: bool, terminated: bool, truncated: bool,
+def status_msg(stamp, episode: int, seed: int, request: int, step: int, success: bool, terminated: bool, truncated: bool,
                subtasks_completed: int, dense_reward: float, privileged: np.ndarray):
     from std_msgs.msg import Float64MultiArray
 
     msg = Float64MultiArray()
-    msg.data = [float(stamp.sec), float(stamp.nanosec), float(episode), float(seed), float(step), float(success), float(terminated),
+    msg.data = [float(stamp.sec), float(stamp.nanosec), float(episode), float(seed), float(request), float(step), float(success), float(terminated),
                 float(truncated), float(subtasks_completed), float(dense_reward), *map(float, privileged)]
     return msg
 
@@ -54,8 +55,8 @@ def parse_status(msg) -> SimStatus:
     n = len(STATUS_FIELDS)
     if d.size < n:
         raise ValueError(f"{STATUS_TOPIC}: status has {d.size} values, expected at least {n}")
-    return SimStatus(d[0] + 1e-9 * d[1], int(d[2]), int(d[3]), int(d[4]), bool(d[5]), bool(d[6]), bool(d[7]), int(d[8]),
-                     float(d[9]), d[n:].astype(np.float32))
+    return SimStatus(d[0] + 1e-9 * d[1], int(d[2]), int(d[3]), int(d[4]), int(d[5]), bool(d[6]), bool(d[7]), bool(d[8]),
+                     int(d[9]), float(d[10]), d[n:].astype(np.float32))
 
 
 def image_msg(img: np.ndarray, stamp, frame_id: str):

@@ -22,9 +22,10 @@ class Nodes:
         args = [sys.executable, "-m", f"robo_reward_ros.{module}", "--ros-args"]
         for k, v in params.items():
             args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
-        log = open(self.logdir / f"{module}.log", "w")  # noqa: SIM115 (closed at teardown with the process)
+        path = self.logdir / f"{module}-{len(self.procs)}.log"  # one log per process
+        log = open(path, "w")  # noqa: SIM115 (closed at teardown with the process)
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        proc.log_path = self.logdir / f"{module}.log"
+        proc.log_path = path
         self.procs.append((proc, log))
         return proc
 

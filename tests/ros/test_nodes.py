@@ -36,7 +36,7 @@ def test_ros_env_matches_in_process_env(ros):
     local = make_env("pick-place", SimConfig(control="joint"))
     try:
         rng = np.random.default_rng(0)
-        for seed in (11, 12):
+        for seed in (0, 12):  # 0 = the node's start-up seed: its start-up frame must not pass for our reset
             ts, lt = env.reset(seed), local.reset(seed)
             for _ in range(8):
                 np.testing.assert_array_equal(ts.obs.state, lt.obs.state[:15])

@@ -13,7 +13,7 @@ from collections import deque
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Float64MultiArray, Int64
+from std_msgs.msg import Float64MultiArray, Int64MultiArray
 from std_srvs.srv import Trigger
 
 from robo_reward.reward.checkpoint import load_checkpoint
@@ -58,7 +58,7 @@ class RewardNode(Node):
         if self.sim_status:
             self.create_subscription(Float64MultiArray, STATUS_TOPIC, self.on_status, RELIABLE_QOS)
         else:
-            self.create_subscription(Int64, RESET_TOPIC, lambda _m: self.reset_episode(), RELIABLE_QOS)
+            self.create_subscription(Int64MultiArray, RESET_TOPIC, lambda _m: self.reset_episode(), RELIABLE_QOS)
         self.create_service(Trigger, "~/reset", self.on_reset_service)
         self.pub = self.create_publisher(JointState, REWARD_TOPIC_PREFIX, RELIABLE_QOS)
         self.latencies: deque[float] = deque(maxlen=int(self.declare_parameter("latency_window", 600).value))

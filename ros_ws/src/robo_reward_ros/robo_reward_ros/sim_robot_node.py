@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, Float64, Float64MultiArray, Int64
+from std_msgs.msg import Bool, Float64, Float64MultiArray, Int64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from robo_reward.envs import SimConfig, make_env
@@ -45,8 +45,8 @@ class SimRobotNode(Node):
         self.pub_success = self.create_publisher(Bool, SUCCESS_TOPIC, RELIABLE_QOS)
         self.create_subscription(JointTrajectory, p.trajectory_topic, self.on_trajectory, RELIABLE_QOS)
         self.create_subscription(Float64, p.gripper_topic, self.on_gripper, RELIABLE_QOS)
-        self.create_subscription(Int64, RESET_TOPIC, self.on_reset, RELIABLE_QOS)
-        self.episode, self.seed, self.next_seed = 0, seed, seed + 1
+        self.create_subscription(Int64MultiArray, RESET_TOPIC, self.on_reset, RELIABLE_QOS)
+        self.episode, self.seed, self.next_seed, self.request = 0, seed, seed + 1, 0
         self.gripper = 1.0
         self.ts = self.env.reset(seed)
         self.target = self.ts.obs.state[:7].astype(np.float64)
@@ -77,9 +77,11 @@ class SimRobotNode(Node):
         if self.lockstep:
             self.tick()
 
-    def on_reset(self, msg: Int64) -> None:
-        seed = int(msg.data) if msg.data >= 0 else self.next_seed
+    def on_reset(self, msg: Int64MultiArray) -> None:
+        data = list(msg.data) or [-1]
+        seed = int(data[0]) if data[0] >= 0 else self.next_seed
         self.seed, self.next_seed = seed, seed + 1
+        self.request = int(data[1]) if len(data) > 1 else 0
         self.episode += 1
         self.ts = self.env.reset(seed)
         self.target = self.ts.obs.state[:7].astype(np.float64)
@@ -94,7 +96,7 @@ class SimRobotNode(Node):
         ts, p = self.ts, self.profile
         stamp = self.get_clock().now().to_msg()
         info = ts.info
-        self.pub_status.publish(status_msg(stamp, self.episode, self.seed, info["step"], info["success"], ts.terminated, ts.truncated,
+        self.pub_status.publish(status_msg(stamp, self.episode, self.seed, self.request, info["step"], info["success"], ts.terminated, ts.truncated,
                                            info["subtasks_completed"], info["dense_reward"], info["privileged"]))
         self.pub_success.publish(Bool(data=bool(info["success"])))
         s = ts.obs.state
