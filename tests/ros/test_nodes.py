@@ -159,6 +159,25 @@ def test_policy_node_disabled_then_clamps_then_holds(ros, tmp_path):
     node.destroy_node()
 
 
+def test_reward_node_skips_frames_of_the_wrong_size_loudly(ros, tiny_grm):
+    from sensor_msgs.msg import JointState
+
+    from robo_reward.ros.qos import RELIABLE_QOS
+
+    p = load_profile("sim_panda")
+    reward = ros.start("reward_node", model=str(tiny_grm))
+    node = rclpy.create_node("test_camera")
+    arm = FakeArm(node, p)
+    arm.img = np.zeros((64, 64, 3), np.uint8)  # the profile says 96x96
+    got = []
+    node.create_subscription(JointState, "/robo_reward/reward", got.append, RELIABLE_QOS)
+    assert spin_until(node, lambda: node.count_subscribers(p.cameras["front"]) > 0, 30), ros.log(reward)
+    _run(node, arm, 2.0)
+    node.destroy_node()
+    assert not got  # nothing scored from bad frames ...
+    assert "frame skipped" in ros.log(reward) and "image is 64x64, the profile expects 96x96" in ros.log(reward)
+
+
 def test_nodes_refuse_bad_configuration(ros, tmp_path, tiny_grm):
     np.save(tmp_path / "short.npy", np.zeros((5, 4)))
     bad_policy = ros.start("policy_node", policy=f"replay:{tmp_path / 'short.npy'}")
