@@ -100,6 +100,19 @@ def cmd_bench_reward(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_peers(ns: argparse.Namespace) -> int:
+    from robo_reward.reward.peers import PeersConfig, bench_peers
+
+    result = bench_peers(config_from_args(PeersConfig, ns))
+    for e in result["entries"]:
+        step = e.get("step")
+        line = f"{e['name']:<52} " + (f"{step['ms_median']:>10.2f} ms median  {step['ms_p90']:>10.2f} ms p90" if step else e["skipped"])
+        print(line + (f"  (ours {e['ours_faster_x']}x faster)" if "ours_faster_x" in e else ""))
+    if ns.out is not None:
+        print(f"wrote {Path(ns.out).with_suffix('.json')} and .png")
+    return 0
+
+
 def cmd_bc(ns: argparse.Namespace) -> int:
     from robo_reward.bc.train import BCConfig, train_bc
 
@@ -167,6 +180,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.envs.bench import BenchSimConfig
     from robo_reward.reward.adapt import AdaptConfig
     from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
+    from robo_reward.reward.peers import PeersConfig
     from robo_reward.reward.train import TrainConfig
     from robo_reward.bc.train import BCConfig
     from robo_reward.reward.bench import LatencyConfig
@@ -192,6 +206,8 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
          cmd_import_rosbag, RosbagImportConfig),
         ("inspect", "summarise a dataset (episodes, cameras, tasks, subtask coverage, outcomes) with a contact sheet",
          cmd_inspect, InspectConfig),
+        ("bench-peers", "time our GRM against LeRobot's SARM and a GRM-3B (Qwen2.5-VL-3B) architecture, same device, one run",
+         cmd_bench_peers, PeersConfig),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
     ]
 

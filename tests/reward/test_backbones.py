@@ -24,3 +24,19 @@ def test_backbone_encodes_views(backbone):
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="unknown backbone 'vgg'"):
         GRM(ModelConfig(backbone="vgg", subtasks=("a",)))
+
+
+def test_peer_benchmark_smoke(tmp_path, capsys):
+    """Tiny configs of every peer run end to end and write JSON + a chart (timings here mean nothing)."""
+    import json
+
+    from robo_reward.cli import main
+
+    out = tmp_path / "peers"
+    assert main(["bench-peers", "--tiny", "--steps", "2", "--warmup", "1", "--batch", "2", "--out", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    names = [e["name"] for e in result["entries"]]
+    assert names[0].startswith("robo_reward") and "SARM" in names[1] and "Qwen2.5-VL" in names[2]
+    assert all(e["step"]["ms_median"] > 0 and e["parameters"] > 0 for e in result["entries"])
+    assert result["weights"].startswith("random") and out.with_suffix(".png").stat().st_size > 0
+    assert "faster" in capsys.readouterr().out
