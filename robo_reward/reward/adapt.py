@@ -149,8 +149,9 @@ def replay_roots(cfg: AdaptConfig, parent_meta: dict) -> list[Path]:
 
 
 def evaluate_models(models: dict[str, tuple[GRM, TaskTable]], data: str, task: str, camera_map: tuple[str, ...],
-                    device: torch.device, progress: bool) -> tuple[dict[str, dict], dict[str, list[np.ndarray]], list]:
-    """Score `data` under `task` with each model: metrics per model, curves for plotting."""
+                    device: torch.device, progress: bool) -> tuple[dict[str, dict], dict[str, list[np.ndarray]], list[tuple]]:
+    """Score `data` under `task` with each model: metrics per model, curves and (index, outcome, mode,
+    true progress) per episode for plotting."""
     root = resolve_dataset(data)
     info = read_info(root)
     first = next(iter(models.values()))[0]
@@ -163,7 +164,7 @@ def evaluate_models(models: dict[str, tuple[GRM, TaskTable]], data: str, task: s
         ep = load_episode(root, ann.episode_index, list(feed.values()))
         images = {c: ep.images[d] for c, d in feed.items()}
         names = list(info.subtasks)
-        episodes.append((ann.episode_index, ep, true_progress(ep, names)))
+        episodes.append((ann.episode_index, ep.outcome, ep.mode, true_progress(ep, names)))  # no frames kept
         for k, scorer in scorers.items():
             pr = scorer.score(images, task)
             row = episode_row(ann.episode_index, ep, {"fused": pr.value}, names)
@@ -180,17 +181,17 @@ def plot_before_after(path: Path, episodes: list, curves: dict[str, list[np.ndar
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = sorted(range(len(episodes)), key=lambda i: (episodes[i][1].outcome != "success", i))
-    picks = order[: n // 2] + [i for i in order if episodes[i][1].outcome != "success"][: n - n // 2]
+    order = sorted(range(len(episodes)), key=lambda i: (episodes[i][1] != "success", i))
+    picks = order[: n // 2] + [i for i in order if episodes[i][1] != "success"][: n - n // 2]
     picks = list(dict.fromkeys(picks))[:n]
     fig, axes = plt.subplots(len(picks), 1, figsize=(7, 1.9 * len(picks)), squeeze=False, sharex=False)
     for ax, i in zip(axes[:, 0], picks, strict=True):
-        idx, ep, true_phi = episodes[i]
+        idx, outcome, mode, true_phi = episodes[i]
         ax.plot(true_phi, "k--", lw=1, label="true")
         for k, style in zip(curves, ("tab:gray", "tab:blue", "tab:orange"), strict=False):
             ax.plot(curves[k][i], color=style, lw=1.5, label=k)
         ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"episode {idx}: {ep.outcome} ({ep.mode})", fontsize=9)
+        ax.set_title(f"episode {idx}: {outcome} ({mode})", fontsize=9)
     axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
