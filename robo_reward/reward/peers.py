@@ -47,6 +47,7 @@ class PeersConfig:
     warmup: int = field(default=3, metadata={"help": "untimed repetitions first"})
     batch: int = field(default=64, metadata={"help": "throughput batch"})
     bf16: bool = field(default=False, metadata={"help": "bf16 weights/autocast for the peers (ours: autocast)"})
+    compile: bool = field(default=False, metadata={"help": "also time our step with a torch.compile'd encoder"})
     tiny: bool = field(default=False, metadata={"help": "tiny configs (a smoke test, not a measurement)"})
     qwen_on_cpu: bool = field(default=False, metadata={"help": "also time the 3B model on a CPU (minutes per step)"})
     out: Path | None = field(default=None, metadata={"help": "write <out>.json and <out>.png"})
@@ -93,10 +94,15 @@ def bench_ours(cfg: PeersConfig, device: torch.device) -> dict:
         encode = time_it(lambda: model.encode(one), cfg.steps, cfg.warmup, device)
         hop = time_it(lambda: model.hop(z1, z1, z1, z1, t1), cfg.steps, cfg.warmup, device)
         batch = time_it(lambda: model.hop(model.encode(many), zb, zb, zb, tb), cfg.steps, cfg.warmup, device)
+    parts = {"encode 3 views": encode, "one hop query (one perspective)": hop}
+    if cfg.compile:
+        compiled = streaming_latency(LatencyConfig(device=cfg.device, steps=max(cfg.steps * 4, 40), bf16=cfg.bf16, compile=True))
+        parts["fused step, torch.compile'd encoder"] = {"ms_median": round(compiled["fused_step_ms_median"], 3),
+                                                        "ms_p90": round(compiled["fused_step_ms_p90"], 3)}
     return {
         "name": "robo_reward GRM (fused streaming step)", "parameters": count_parameters(model),
         "step": {"ms_median": round(step["fused_step_ms_median"], 3), "ms_p90": round(step["fused_step_ms_p90"], 3)},
-        "parts": {"encode 3 views": encode, "one hop query (one perspective)": hop},
+        "parts": parts,
         "throughput_per_sample_ms": round(batch["ms_median"] / cfg.batch, 4), "peak_mib": _peak(device),
         "inputs": "3 cameras 96x96, START/GOAL features cached; fused = 3 perspectives, one batched head call",
     }

@@ -40,3 +40,19 @@ def test_peer_benchmark_smoke(tmp_path, capsys):
     assert all(e["step"]["ms_median"] > 0 and e["parameters"] > 0 for e in result["entries"])
     assert result["weights"].startswith("random") and out.with_suffix(".png").stat().st_size > 0
     assert "faster" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_compiled_encoder_scores_like_eager():
+    """`bench-reward --compile` times a torch.compile'd encoder: it must compute the same features."""
+    import torch
+
+    from robo_reward.reward.bench import LatencyConfig, streaming_latency
+    from robo_reward.reward.model import GRM, ModelConfig
+
+    model = GRM(ModelConfig(subtasks=("a", "b"))).eval()
+    x = torch.randint(0, 256, (2, 3, 96, 96, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(model.encode)(x), model.encode(x), atol=1e-4, rtol=1e-4)
+    result = streaming_latency(LatencyConfig(steps=5, compile=True))
+    assert result["compiled"] and result["fused_step_ms_median"] > 0
