@@ -159,6 +159,27 @@ def test_policy_node_disabled_then_clamps_then_holds(ros, tmp_path):
     node.destroy_node()
 
 
+def test_hold_policy_holds_the_arm_and_leaves_the_gripper_alone(ros):
+    from std_msgs.msg import Float64
+    from trajectory_msgs.msg import JointTrajectory
+
+    from robo_reward.ros.qos import RELIABLE_QOS
+
+    p = load_profile("sim_panda")
+    policy = ros.start("policy_node", policy="hold", enabled=True)
+    node = rclpy.create_node("test_hold")
+    arm = FakeArm(node, p)
+    commands, grips = [], []
+    node.create_subscription(JointTrajectory, p.trajectory_topic, lambda m: commands.append(np.array(m.points[0].positions)),
+                             RELIABLE_QOS)
+    node.create_subscription(Float64, p.gripper_topic, grips.append, RELIABLE_QOS)
+    assert spin_until(node, lambda: node.count_subscribers(p.joint_states_topic) > 0, 30), ros.log(policy)
+    _run(node, arm, 1.5)
+    node.destroy_node()
+    assert commands and all(np.allclose(c, arm.q) for c in commands)
+    assert not grips  # a hold must not open or close a gripper that may be holding something
+
+
 def test_reward_node_skips_frames_of_the_wrong_size_loudly(ros, tiny_grm):
     from sensor_msgs.msg import JointState
 

@@ -61,7 +61,7 @@ class HoldPolicy:
         pass
 
     def act(self, state: np.ndarray, images: dict) -> np.ndarray:
-        return np.append(state[: self.dof], 0.0)
+        return np.append(state[: self.dof], np.nan)  # NaN gripper: leave the gripper alone
 
 
 def load_policy(spec: str, dof: int, cameras: dict[str, str]):
@@ -178,7 +178,7 @@ class PolicyNode(Node):
             self._command(self.current, None)
             self._set_state(f"hold: {exc}")
             return
-        self._command(clamped.target, float(action[-1]))
+        self._command(clamped.target, float(action[-1]) if np.isfinite(action[-1]) else None)
         self._set_state("clamped" if clamped.clamped else "running")
 
 
