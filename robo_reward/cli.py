@@ -60,8 +60,6 @@ def cmd_bench_sim(ns: argparse.Namespace) -> int:
 def cmd_train_reward(ns: argparse.Namespace) -> int:
     from robo_reward.reward.train import TrainConfig, train
 
-    data = tuple(d for group in ns.data for d in group)
-    ns.data = data
     summary = train(config_from_args(TrainConfig, ns))
     print(json.dumps(summary))
     return 0
@@ -130,9 +128,8 @@ def cmd_import_hdf5(ns: argparse.Namespace) -> int:
 
 
 def cmd_import_rosbag(ns: argparse.Namespace) -> int:
-    from robo_reward.data.rosbag_io import RosbagImportConfig, bags_from_args, import_rosbag
+    from robo_reward.data.rosbag_io import RosbagImportConfig, import_rosbag
 
-    ns.bag = bags_from_args(ns.bag)
     summary = import_rosbag(config_from_args(RosbagImportConfig, ns))
     print(json.dumps({k: summary[k] for k in ("episodes", "frames", "fps", "action_source", "annotation_source")}))
     print(f"wrote {ns.out}")

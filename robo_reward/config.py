@@ -59,7 +59,11 @@ def _scalar_type(hint: Any):
 
 
 def config_from_args(cls: type, ns: argparse.Namespace):
-    return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
+    """The dataclass from parsed flags; a repeated comma-separated flag (a list of tuples) is flattened."""
+    def value(v: Any) -> Any:
+        return tuple(x for group in v for x in group) if isinstance(v, list) else v
+
+    return cls(**{f.name: value(getattr(ns, f.name)) for f in dataclasses.fields(cls)})
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -10,7 +10,6 @@ commands, the next frame's joint positions (stated in the dataset card)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,7 +220,3 @@ def write_bag(path: Path, profile: HardwareProfile, images: dict[str, np.ndarray
             w.write(traj_conn, ns + 1, ts.serialize_cdr(traj, "trajectory_msgs/msg/JointTrajectory"))
             w.write(grip_conn, ns + 1, ts.serialize_cdr(T["std_msgs/msg/Float64"](data=float(actions[k, -1])), "std_msgs/msg/Float64"))
     return Path(path)
-
-
-def bags_from_args(groups: Sequence[Sequence[str]]) -> tuple[str, ...]:
-    return tuple(b for group in groups for b in group)

@@ -4,9 +4,11 @@ camera names map onto the cameras a model reads (`--camera-map wrist_left=wrist`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from robo_reward.data.lerobot_io import DatasetError, DatasetInfo
+from robo_reward.data.lerobot_io import DatasetError, DatasetInfo, load_episode
+from robo_reward.types import Episode
 
 HUB_PREFIX = "hf:"
 
@@ -54,3 +56,10 @@ def match_cameras(info: DatasetInfo, model_cameras: Sequence[str], camera_map: d
                            f"{list(info.cameras)} (none feeds {missing}): map them with "
                            "--camera-map dataset_camera=model_camera")
     return found
+
+
+def load_as_model_cameras(root: Path, episode_index: int, feed: dict[str, str | None], annotated: bool = True) -> Episode:
+    """An episode whose images are keyed by the model's camera names (only the fed ones), so the
+    scorer and the bank never see a dataset's own camera names."""
+    ep = load_episode(root, episode_index, [d for d in feed.values() if d is not None], annotated=annotated)
+    return replace(ep, images={cam: ep.images[src] for cam, src in feed.items() if src is not None})

@@ -20,8 +20,8 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.data.annotations import frame_stage, validate_spans
 from robo_reward.data.importer import equal_split
-from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
-from robo_reward.data.sources import match_cameras, parse_camera_map, resolve_dataset
+from robo_reward.data.lerobot_io import DatasetError, read_info
+from robo_reward.data.sources import load_as_model_cameras, match_cameras, parse_camera_map, resolve_dataset
 from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
 from robo_reward.reward.evaluate import episode_row, summarize, true_progress
@@ -34,6 +34,7 @@ from robo_reward.types import Episode
 
 TRAINABLE = ("full", "heads")
 MIN_FRAMES = 8
+COLOUR_JITTER = 0.05  # ± per-channel gain on top of train-reward's shift + brightness jitter
 REPORT_KEYS = ("voc_mean", "completion_accuracy", "auroc", "auroc_vs_imposter", "imposter_scored_not_success",
                "auroc_vs_near_miss", "progress_mae", "stage_accuracy")
 
@@ -73,8 +74,7 @@ class AdaptConfig:
 
 @dataclass(frozen=True)
 class Demo:
-    episode: Episode
-    feed: dict[str, str | None]  # model camera -> demo camera
+    episode: Episode  # images keyed by the model's cameras
     subtasks: tuple[str, ...]
     annotation: str  # where the subtask keyframes came from
 
@@ -87,7 +87,7 @@ def load_demo(cfg: AdaptConfig, model_cameras: tuple[str, ...]) -> Demo:
         raise DatasetError(f"{root}: --episode {cfg.episode} is out of range (it has episodes "
                            f"{info.episodes[0].episode_index}..{info.episodes[-1].episode_index})")
     feed = match_cameras(info, model_cameras, parse_camera_map(cfg.camera_map))
-    ep = load_episode(root, cfg.episode, [d for d in feed.values() if d is not None], annotated=False)
+    ep = load_as_model_cameras(root, cfg.episode, feed, annotated=False)
     where = f"{root}: episode {cfg.episode}"
     if cfg.subtasks:
         spans, subtasks, how = equal_split(ep.length, cfg.subtasks, where), tuple(cfg.subtasks), \
@@ -105,7 +105,7 @@ def load_demo(cfg: AdaptConfig, model_cameras: tuple[str, ...]) -> Demo:
     if not task:
         raise DatasetError(f"{where} has no task text: pass --task")
     ep = replace(ep, task=task, task_text=task, subtasks=spans)
-    return Demo(ep, feed, subtasks, how)
+    return Demo(ep, subtasks, how)
 
 
 def grow_subtasks(model: GRM, names: tuple[str, ...]) -> GRM:
@@ -154,19 +154,18 @@ def evaluate_models(models: dict[str, tuple[GRM, TaskTable]], data: str, task: s
     true progress) per episode for plotting."""
     root = resolve_dataset(data)
     info = read_info(root)
+    names = list(info.subtasks)
     first = next(iter(models.values()))[0]
-    feed = {c: d for c, d in match_cameras(info, first.cfg.cameras, parse_camera_map(camera_map)).items() if d}
+    feed = match_cameras(info, first.cfg.cameras, parse_camera_map(camera_map))
     rows: dict[str, list[dict]] = {k: [] for k in models}
     curves: dict[str, list[np.ndarray]] = {k: [] for k in models}
     episodes = []
     scorers = {k: Scorer(m, t, device) for k, (m, t) in models.items()}
     for ann in tqdm(info.episodes, desc="adapt eval", disable=not progress, unit="ep"):
-        ep = load_episode(root, ann.episode_index, list(feed.values()))
-        images = {c: ep.images[d] for c, d in feed.items()}
-        names = list(info.subtasks)
+        ep = load_as_model_cameras(root, ann.episode_index, feed)
         episodes.append((ann.episode_index, ep.outcome, ep.mode, true_progress(ep, names)))  # no frames kept
         for k, scorer in scorers.items():
-            pr = scorer.score(images, task)
+            pr = scorer.score(ep.images, task)
             row = episode_row(ann.episode_index, ep, {"fused": pr.value}, names)
             if list(scorer.tasks.subtasks[scorer.tasks.index(task)]) == names:  # stage indices comparable
                 row["stage_acc"] = float((pr.stage == frame_stage(ep.subtasks, names, ep.length)).mean())
@@ -213,7 +212,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
 
     bank = EpisodeBank([], parent.cfg.cameras)
     bank.subtasks = list(parent.cfg.subtasks)  # stage labels index the model's vocabulary (new names go last)
-    entry = bank.add_episode(ep, str(cfg.demo), cfg.episode, demo.subtasks, demo.feed, subtask_shares(demo.subtasks, "equal"))
+    entry = bank.add_episode(ep, str(cfg.demo), cfg.episode, demo.subtasks, subtask_shares(demo.subtasks, "equal"))
     goal = entry.frames[-1:]
     replayed = replay_roots(cfg, parent_meta)
     if replayed:
@@ -244,7 +243,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (step + 1) / 20)
-        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, True, device)
+        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, True, device, colour=COLOUR_JITTER)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", hop_mae=f"{metrics['hop_mae']:.3f}")
     model.eval()
@@ -254,7 +253,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     adapted_on = {"dataset": str(cfg.demo), "episode": cfg.episode, "task": ep.task_text, "frames": ep.length,
                   "subtasks": [{"name": s.name, "start": s.start, "end": s.end} for s in ep.subtasks],
-                  "annotation": demo.annotation, "masked_cameras": [c for c, d in demo.feed.items() if d is None]}
+                  "annotation": demo.annotation, "masked_cameras": [c for c in parent.cfg.cameras if c not in ep.images]}
     lineage = {"parent": {"path": str(cfg.model), "git_revision": parent_meta.get("git_revision"),
                           "step": parent_meta.get("step"), "tasks": parent_tasks.texts},
                "adapted_on": adapted_on, "adapt": run_record(cfg)["config"], "step": cfg.steps,

@@ -16,8 +16,8 @@ import torch
 from tqdm import tqdm
 
 from robo_reward.data.annotations import frame_stage
-from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
-from robo_reward.data.sources import match_cameras, resolve_dataset
+from robo_reward.data.lerobot_io import DatasetError, read_info
+from robo_reward.data.sources import load_as_model_cameras, match_cameras, resolve_dataset
 from robo_reward.reward.labels import (
     hop_label,
     hop_to_bin,
@@ -103,23 +103,30 @@ class EpisodeBank:
             raise DatasetError(f"the model reads cameras {list(self.cameras)} but no dataset has {unfed} "
                                f"({'; '.join(f'{i.root}: {list(i.cameras)}' for i in infos)}); "
                                "drop them from --cameras or map one with --camera-map")
-        shapes = {info.frame_shape[d] for info, feed in zip(infos, feeds) for d in feed.values() if d is not None}
-        shapes |= {e.frames.shape[2:] for e in self.episodes[:1]}
-        size = None if len(shapes) == 1 else (image_size, image_size)
+        shapes = {info.frame_shape[d][:2] for info, feed in zip(infos, feeds) for d in feed.values() if d is not None}
+        # one stored frame size: what is already in the bank, else the data's if it agrees, else the model's
+        size = self._stored_size() or (None if len(shapes) == 1 else (image_size, image_size))
         for root, info, feed in zip(roots, infos, feeds, strict=True):
             props = _proportions(root) if self.label_scheme == "prior" else None
             shares = subtask_shares(info.subtasks, self.label_scheme, props)
             anns = _first_episodes(info.episodes, max_episodes) if max_episodes else info.episodes
             for ann in tqdm(anns, desc=f"load {Path(root).name}", disable=not progress, unit="ep"):
-                ep = load_episode(root, ann.episode_index, [d for d in feed.values() if d is not None])
-                self.add_episode(ep, root, ann.episode_index, info.subtasks, feed, shares, size)
+                ep = load_as_model_cameras(root, ann.episode_index, feed)
+                self.add_episode(ep, root, ann.episode_index, info.subtasks, shares, size)
         if not self.episodes:
             raise DatasetError(f"no episodes to train on in {[str(r) for r in roots]}")
 
+    def _stored_size(self) -> tuple[int, int] | None:
+        return tuple(self.episodes[0].frames.shape[2:4]) if self.episodes else None
+
     def add_episode(self, ep: Episode, root: Path | str, episode_index: int, task_subtasks: Sequence[str],
-                    feed: dict[str, str | None], shares: np.ndarray, size: tuple[int, int] | None = None) -> BankEpisode:
-        """Label one decoded episode and keep it; `feed` maps model cameras to the episode's cameras.
-        Episodes from the same root share a `source` index (for per-dataset sampling weights)."""
+                    shares: np.ndarray, size: tuple[int, int] | None = None) -> BankEpisode:
+        """Label one decoded episode (images keyed by model cameras; an absent one is masked) and keep
+        it, resized to `size` or to what the bank already stores. Episodes from the same root share a
+        `source` index (for per-dataset sampling weights)."""
+        unknown = [c for c in ep.images if c not in self.cameras]
+        if unknown:
+            raise KeyError(f"{root}: episode {episode_index} has cameras {unknown} the model does not read {list(self.cameras)}")
         if str(root) not in map(str, self.roots):
             self.roots.append(Path(root))
         source = [str(r) for r in self.roots].index(str(root))
@@ -129,11 +136,11 @@ class EpisodeBank:
         task = TaskEntry(ep.task_text, tuple(task_subtasks))
         if task not in self.tasks:
             self.tasks.append(task)
-        frames = _stack_views(ep.images, [feed[c] for c in self.cameras], size)
+        frames = _stack_views(ep.images, self.cameras, size or self._stored_size())
         phi = progress_labels(ep.subtasks, task_subtasks, ep.length, ep.outcome == "success", shares)
         local = frame_stage(ep.subtasks, list(task_subtasks), ep.length)
         glob = np.array([self.subtasks.index(task_subtasks[k]) for k in local], dtype=np.int64)
-        views = np.array([feed[c] is not None for c in self.cameras])
+        views = np.array([c in ep.images for c in self.cameras])
         entry = BankEpisode(str(root), episode_index, self.tasks.index(task), frames, phi, glob, ep.outcome, ep.mode,
                             views, source)
         self.episodes.append(entry)
@@ -164,15 +171,15 @@ def _first_episodes(anns: Sequence, k: int) -> list:
     return chosen
 
 
-def _stack_views(images: dict[str, np.ndarray], sources: Sequence[str | None],
-                 size: tuple[int, int] | None) -> np.ndarray:
-    """[T, V, H, W, 3] in model-camera order; a camera the dataset lacks is black."""
-    present = [images[s] for s in sources if s is not None]
+def _stack_views(images: dict[str, np.ndarray], cameras: Sequence[str], size: tuple[int, int] | None) -> np.ndarray:
+    """[T, V, H, W, 3] in model-camera order, every view at `size` (H, W) when given; a camera the
+    episode lacks is black."""
+    present = dict(images)
     if size is not None:
-        present = [np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in v]) for v in present]
-    shape = present[0].shape
-    it = iter(present)
-    return np.stack([next(it) if s is not None else np.zeros(shape, np.uint8) for s in sources], axis=1)
+        present = {c: v if v.shape[1:3] == tuple(size) else
+                   np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in v]) for c, v in present.items()}
+    shape = next(iter(present.values())).shape
+    return np.stack([present.get(c, np.zeros(shape, np.uint8)) for c in cameras], axis=1)
 
 
 def _proportions(root: Path) -> dict[str, float]:
@@ -296,8 +303,8 @@ class PairSampler:
         v = frames.shape[1]
         have = np.stack(views)
         mask = (rng.random((len(states), v)) >= cfg.camera_dropout) & have
-        empty = ~mask.any(axis=1)
-        mask[empty] = have[empty]  # never drop every view a state has
+        empty = np.nonzero(~mask.any(axis=1))[0]
+        mask[empty, have[empty].argmax(axis=1)] = True  # never drop every view: keep the state's first one
         hop = hop_label(np.array(cols["phi_p"]), np.array(cols["phi_q"]))
         task = np.array(cols["task"])
         return PairBatch(

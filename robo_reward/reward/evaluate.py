@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
 from robo_reward.data.annotations import frame_stage
-from robo_reward.data.lerobot_io import load_episode, read_info
-from robo_reward.data.sources import match_cameras, parse_camera_map
+from robo_reward.data.lerobot_io import read_info
+from robo_reward.data.sources import load_as_model_cameras, match_cameras, parse_camera_map
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
 from robo_reward.reward.labels import progress_labels, subtask_shares
@@ -51,10 +51,9 @@ def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = "consi
     model, tasks, _ = load_checkpoint(model_dir, dev)
     scorer = Scorer(model, tasks, dev, fusion)
     info = read_info(data)
-    feed = {cam: src for cam, src in match_cameras(info, model.cfg.cameras, parse_camera_map(camera_map)).items() if src}
+    feed = match_cameras(info, model.cfg.cameras, parse_camera_map(camera_map))
     for ann in tqdm(info.episodes, desc="score", disable=not progress, unit="ep"):
-        ep = load_episode(data, ann.episode_index, list(feed.values()))
-        ep = replace(ep, images={cam: ep.images[src] for cam, src in feed.items()})
+        ep = load_as_model_cameras(data, ann.episode_index, feed)
         yield ann.episode_index, ep, scorer.score(ep.images, ep.task_text), info
 
 

@@ -64,8 +64,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """DrQ-style random shift (replicate-pad then crop) + per-state brightness and colour jitter, uint8 in/out."""
+def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4, colour: float = 0.0) -> torch.Tensor:
+    """DrQ-style random shift (replicate-pad then crop) + per-state brightness jitter, and per-channel
+    colour jitter of ±`colour` when > 0 (adaptation, where one demo must not be memorised), uint8 in/out."""
     n, v, h, w, c = frames.shape
     x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
     x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
@@ -76,8 +77,9 @@ def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4) -> torch.T
     x = x[torch.arange(n * v)[:, None, None, None], torch.arange(c)[None, :, None, None],
           rows[:, None, :, None], cols[:, None, None, :]]
     gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, 1, generator=rng) - 0.5) * 2
-    tint = 1.0 + 0.05 * (torch.rand(n, 1, c, 1, 1, generator=rng) - 0.5) * 2  # per-channel colour jitter
-    x = x.view(n, v, c, h, w) * gain * tint
+    x = x.view(n, v, c, h, w) * gain
+    if colour > 0:
+        x = x * (1.0 + colour * (torch.rand(n, 1, c, 1, 1, generator=rng) - 0.5) * 2)
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
@@ -98,10 +100,10 @@ def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tup
 
 
 def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimizer, gen: torch.Generator,
-               stage_weight: float, augment_frames: bool, device: torch.device) -> dict[str, float]:
+               stage_weight: float, augment_frames: bool, device: torch.device, colour: float = 0.0) -> dict[str, float]:
     """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1)."""
     if augment_frames:
-        batch = replace(batch, frames=augment(batch.frames, gen))
+        batch = replace(batch, frames=augment(batch.frames, gen, colour=colour))
     batch = batch.to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         loss, metrics = grm_loss(net, batch, stage_weight)
