@@ -1,8 +1,11 @@
-"""GPU check for the GRM (run through the device tool; `--device cpu` for a dry run here):
-streaming fused-step latency at batch 1 (three 96 px cameras) in fp32 and bf16, and training
-throughput (samples/s) on synthetic batches. Needs only torch + robo_reward.reward (no dataset).
+"""GPU check for the GRM (run through the device tool; `--device cpu --tiny` for a dry run here):
+streaming fused-step latency at batch 1 (three 96 px cameras) in fp32/bf16, eager and as one CUDA
+graph, and with a compiled encoder; training throughput (samples/s) on synthetic batches; then the
+side-by-side peer benchmark (ours vs LeRobot SARM vs GRM-3B architecture) in fp32 and bf16.
+Needs torch, transformers and lerobot (no dataset, no simulator).
 
-  python scripts/device_check.py --device cuda --out $OUT/device_check.json
+  python scripts/device_check.py --device cuda --out $OUT
+writes device_check.json, bench_peers_gpu_fp32.{json,png}, bench_peers_gpu_bf16.{json,png}
 """
 
 from __future__ import annotations
@@ -10,34 +13,70 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from robo_reward.config import write_json  # noqa: E402
 from robo_reward.reward.bench import LatencyConfig, streaming_latency, training_throughput  # noqa: E402
+from robo_reward.reward.peers import PeersConfig, bench_peers  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--out", type=Path, required=True, help="output folder")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--tiny", action="store_true", help="tiny peers, few steps: a dry run of the script")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (tens of seconds)")
     args = ap.parse_args()
     device = torch.device(args.device)
-    res: dict = {"torch": torch.__version__, "latency": [], "throughput": []}
-    for size in (64, 96):
-        for bf16 in (False, True):
-            res["latency"].append(streaming_latency(LatencyConfig(args.device, None, size, args.steps, bf16)))
+    cuda = device.type == "cuda"
+    args.out.mkdir(parents=True, exist_ok=True)
+    res: dict = {"torch": torch.__version__, "device": torch.cuda.get_device_name() if cuda else "cpu",
+                 "latency": [], "throughput": [], "peers": {}, "errors": []}
+
+    def attempt(what: str, fn) -> None:
+        """Run one section; a failure is recorded (and fails the script) without losing the others."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - recorded in the output and in the exit status
+            traceback.print_exc()
+            res["errors"].append(f"{what}: {type(exc).__name__}: {exc}")
+
+    steps = 20 if args.tiny else args.steps
+    variants = [dict(bf16=b, cuda_graph=g) for b in (False, True) for g in ((False, True) if cuda else (False,))]
+    if not args.no_compile:
+        variants.append(dict(bf16=False, compile=True))
+    for v in variants:
+        def latency(v=v):
+            res["latency"].append(streaming_latency(LatencyConfig(device=args.device, steps=steps, **v)))
             print(json.dumps(res["latency"][-1]), flush=True)
-    for batch in (32, 256):
+        attempt(f"latency {v}", latency)
+    for batch in ((8,) if args.tiny else (32, 256)):
         for bf16 in (False, True):
-            res["throughput"].append(training_throughput(device, batch, 64, bf16, max(10, args.steps // 10)))
-            print(json.dumps(res["throughput"][-1]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2))
+            def throughput(batch=batch, bf16=bf16):
+                res["throughput"].append(training_throughput(device, batch, 96, bf16, 5 if args.tiny else 30))
+                print(json.dumps(res["throughput"][-1]), flush=True)
+            attempt(f"throughput batch {batch} bf16 {bf16}", throughput)
+    for bf16 in (False, True):
+        name = f"bench_peers_gpu_{'bf16' if bf16 else 'fp32'}"
+        cfg = PeersConfig(device=args.device, bf16=bf16, cuda_graph=cuda, tiny=args.tiny, out=args.out / name,
+                          steps=3 if args.tiny else 30, batch=4 if args.tiny else 64)
+
+        def peers(name=name, cfg=cfg):
+            result = bench_peers(cfg)
+            res["peers"][name] = result
+            for e in result["entries"]:
+                print(name, e["name"], e.get("step", e.get("skipped")), flush=True)
+        attempt(name, peers)
+    write_json(args.out / "device_check.json", res)
+    print("\n".join(["errors:"] + res["errors"]) if res["errors"] else "all sections ran")
+    return 1 if res["errors"] else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,6 +25,7 @@ class LatencyConfig:
     steps: int = field(default=200, metadata={"help": "timed steps (after 30 warm-up steps)"})
     bf16: bool = field(default=False, metadata={"help": "bf16 autocast"})
     compile: bool = field(default=False, metadata={"help": "torch.compile the image encoder (tens of seconds to compile)"})
+    cuda_graph: bool = field(default=False, metadata={"help": "replay the step as one CUDA graph (CUDA only)"})
 
 
 def _sync(device: torch.device) -> None:
@@ -47,7 +48,7 @@ def streaming_latency(cfg: LatencyConfig) -> dict:
     cams = model.cfg.cameras
     if cfg.compile:  # the encoder is where the time goes; the heads are a few small matmuls
         model.encode = torch.compile(model.encode)
-    stream = StreamingScorer(Scorer(model.eval(), tasks, device), tasks.texts[0])
+    stream = StreamingScorer(Scorer(model.eval(), tasks, device), tasks.texts[0], cuda_graph=cfg.cuda_graph)
     frames = [{c: rng.integers(0, 256, (cfg.image_size, cfg.image_size, 3), dtype=np.uint8) for c in cams} for _ in range(16)]
     times = []
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -60,7 +61,7 @@ def streaming_latency(cfg: LatencyConfig) -> dict:
                 times.append((time.perf_counter() - t0) * 1e3)
     return {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
             "weights": weights, "cameras": len(cams), "frame_size": cfg.image_size, "model_input": model.cfg.image_size,
-            "bf16": cfg.bf16, "compiled": cfg.compile, "batch": 1, "fused_step_ms_median": float(np.median(times)),
+            "bf16": cfg.bf16, "compiled": cfg.compile, "cuda_graph": cfg.cuda_graph, "batch": 1, "fused_step_ms_median": float(np.median(times)),
             "fused_step_ms_p90": float(np.percentile(times, 90)), "parameters": count_parameters(model)}
 
 

@@ -3,6 +3,7 @@ fusion), for whole episodes in one batched pass and for streaming use at control
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,9 +157,14 @@ class StreamStep:
 class StreamingScorer:
     """Online progress for a control loop: keeps the START state (first frame after reset), the
     task's GOAL states and the previous state; each step encodes one new multi-view frame and makes
-    one batched head call. O(1) model calls per control step."""
+    one batched head call. O(1) model calls and one device-to-host copy per control step.
 
-    def __init__(self, scorer: Scorer, task: str) -> None:
+    `cuda_graph=True` (CUDA only) records the steady-state step (encode + hop + stage heads) once
+    and replays it: at batch 1 the GPU time is launch overhead, which a graph replay removes."""
+
+    def __init__(self, scorer: Scorer, task: str, cuda_graph: bool = False) -> None:
+        if cuda_graph and scorer.device.type != "cuda":
+            raise ValueError(f"cuda_graph needs a CUDA device; the scorer runs on {scorer.device}")
         self.s = scorer
         self.task_id = scorer.tasks.index(task)
         self.names = scorer.tasks.subtasks[self.task_id]
@@ -169,6 +175,8 @@ class StreamingScorer:
         self._stage_idx = torch.tensor([m.cfg.subtasks.index(n) for n in self.names], device=scorer.device)
         self._mask = torch.zeros(1, len(m.cfg.subtasks), dtype=torch.bool, device=scorer.device)
         self._mask[:, self._stage_idx] = True
+        self.cuda_graph = cuda_graph
+        self._graph: _GraphedStep | None = None
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -178,19 +186,42 @@ class StreamingScorer:
         self._phi_i = 0.0
         self._fused = 0.0
 
+    def _forward(self, x: torch.Tensor, view_mask: torch.Tensor | None, z_prev: torch.Tensor | None,
+                 z_start: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Device half of a step: (z [1, D], packed [hop E (2+K), hop std (2+K), stage logits, z])
+        so that the host reads everything it needs in one copy. z_prev/z_start None: first frame."""
+        m = self.s.model
+        z = m.encode(x, view_mask)
+        z_prev = z if z_prev is None else z_prev
+        z_start = z if z_start is None else z_start
+        k = len(self._goals)
+        zp = torch.cat([z_prev, z_start, self._goals])
+        out = m.hop(zp, z.expand(2 + k, -1), z_start.expand(2 + k, -1), self._goal_mean.expand(2 + k, -1),
+                    self._text.expand(2 + k, -1))
+        logits = m.stage_logits(z, z_start, self._text, self._mask)[0, self._stage_idx]
+        packed = torch.cat([out.expected.float(), out.std.float(), logits.float(), z[0].float()])
+        return z, packed
+
     @torch.no_grad()
     def step(self, images: dict[str, np.ndarray]) -> StreamStep:
-        m, s = self.s.model, self.s
         frames, view_mask = self.s._stack(images)
-        z = m.encode(torch.from_numpy(frames[None]).to(s.device), None if view_mask is None else view_mask[None])
+        x = torch.from_numpy(frames[None]).to(self.s.device, non_blocking=True)
+        vm = None if view_mask is None else view_mask[None]
         first = self._z_start is None
+        if self.cuda_graph and not first and vm is None:
+            if self._graph is None:
+                self._graph = _GraphedStep(self._forward, x, self._z_prev, self._z_start)
+            z, packed = self._graph(x, self._z_prev, self._z_start)
+        else:
+            z, packed = self._forward(x, vm, self._z_prev, self._z_start)
         if first:
-            self._z_start, self._z_prev = z, z
+            self._z_start = z.clone()
+        self._z_prev = z.clone()
+        host = packed.cpu().numpy()
         k = len(self._goals)
-        zp = torch.cat([self._z_prev, self._z_start, self._goals])
-        zq = z.expand(2 + k, -1)
-        out = m.hop(zp, zq, self._z_start.expand(2 + k, -1), self._goal_mean.expand(2 + k, -1), self._text.expand(2 + k, -1))
-        h = as_numpy(out.expected)
+        h, std = host[: 2 + k], host[2 + k : 2 * (2 + k)]
+        logits = host[2 * (2 + k) : 2 * (2 + k) + len(self.names)]
+        self.last_embedding = host[2 * (2 + k) + len(self.names):].copy()
         phi_f = float(np.clip(h[1], 0, 1))
         phi_b = float(np.clip(1.0 + h[2:].mean(), 0, 1))
         prev_i = self._phi_i
@@ -202,10 +233,33 @@ class StreamingScorer:
         else:
             fused = consistency_step(self._fused, phi_f, phi_b, self._phi_i - prev_i)
         self._fused = fused
-        logits = m.stage_logits(z, self._z_start, self._text, self._mask)[0, self._stage_idx]
         stage = int(logits.argmax())
-        self._z_prev = z
-        self.last_embedding = as_numpy(z[0])
-        std = as_numpy(out.std)
         return StreamStep(fused, self._phi_i, phi_f, phi_b, stage, self.names[stage],
                           float((std[0] + std[1] + std[2:].mean()) / 3))
+
+
+class _GraphedStep:
+    """One CUDA graph of StreamingScorer._forward at fixed shapes: inputs are copied into static
+    buffers, the graph is replayed, outputs are the graph's static tensors (copy before reuse)."""
+
+    def __init__(self, forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, z_prev: torch.Tensor, z_start: torch.Tensor) -> None:
+        self.x, self.z_prev, self.z_start = x.clone(), z_prev.clone(), z_start.clone()
+        fn = lambda: forward(self.x, None, self.z_prev, self.z_start)  # noqa: E731
+        autocast = dict(device_type="cuda", enabled=torch.is_autocast_enabled("cuda"),
+                        dtype=torch.get_autocast_dtype("cuda"), cache_enabled=False)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.autocast(**autocast):
+            for _ in range(3):  # warm-up on a side stream, as torch.cuda.graph requires
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.autocast(**autocast):
+            self.out = fn()
+
+    def __call__(self, x: torch.Tensor, z_prev: torch.Tensor, z_start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.x.copy_(x)
+        self.z_prev.copy_(z_prev)
+        self.z_start.copy_(z_start)
+        self.graph.replay()
+        return self.out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class PeersConfig:
     batch: int = field(default=64, metadata={"help": "throughput batch"})
     bf16: bool = field(default=False, metadata={"help": "bf16 weights/autocast for the peers (ours: autocast)"})
     compile: bool = field(default=False, metadata={"help": "also time our step with a torch.compile'd encoder"})
+    cuda_graph: bool = field(default=False, metadata={"help": "our step replayed as one CUDA graph (CUDA only; eager kept as a part)"})
     tiny: bool = field(default=False, metadata={"help": "tiny configs (a smoke test, not a measurement)"})
     qwen_on_cpu: bool = field(default=False, metadata={"help": "also time the 3B model on a CPU (minutes per step)"})
     out: Path | None = field(default=None, metadata={"help": "write <out>.json and <out>.png"})
@@ -81,9 +82,14 @@ def _reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
+def _step_times(latency: dict) -> dict:
+    return {"ms_median": round(latency["fused_step_ms_median"], 3), "ms_p90": round(latency["fused_step_ms_p90"], 3)}
+
+
 def bench_ours(cfg: PeersConfig, device: torch.device) -> dict:
     _reset_peak(device)
-    step = streaming_latency(LatencyConfig(device=cfg.device, steps=max(cfg.steps * 4, 40), bf16=cfg.bf16))
+    latency = LatencyConfig(device=cfg.device, steps=max(cfg.steps * 4, 40), bf16=cfg.bf16)
+    step = streaming_latency(replace(latency, cuda_graph=cfg.cuda_graph))
     torch.manual_seed(0)
     model = GRM(ModelConfig(cameras=CAMS, subtasks=("a", "b"))).to(device).eval()
     one = torch.randint(0, 256, (1, 3, 96, 96, 3), dtype=torch.uint8, device=device)
@@ -95,14 +101,13 @@ def bench_ours(cfg: PeersConfig, device: torch.device) -> dict:
         hop = time_it(lambda: model.hop(z1, z1, z1, z1, t1), cfg.steps, cfg.warmup, device)
         batch = time_it(lambda: model.hop(model.encode(many), zb, zb, zb, tb), cfg.steps, cfg.warmup, device)
     parts = {"encode 3 views": encode, "one hop query (one perspective)": hop}
+    if cfg.cuda_graph:
+        parts["fused step, eager"] = _step_times(streaming_latency(latency))
     if cfg.compile:
-        compiled = streaming_latency(LatencyConfig(device=cfg.device, steps=max(cfg.steps * 4, 40), bf16=cfg.bf16, compile=True))
-        parts["fused step, torch.compile'd encoder"] = {"ms_median": round(compiled["fused_step_ms_median"], 3),
-                                                        "ms_p90": round(compiled["fused_step_ms_p90"], 3)}
+        parts["fused step, torch.compile'd encoder"] = _step_times(streaming_latency(replace(latency, compile=True)))
     return {
         "name": "robo_reward GRM (fused streaming step)", "parameters": count_parameters(model),
-        "step": {"ms_median": round(step["fused_step_ms_median"], 3), "ms_p90": round(step["fused_step_ms_p90"], 3)},
-        "parts": parts,
+        "step": _step_times(step), "cuda_graph": cfg.cuda_graph, "parts": parts,
         "throughput_per_sample_ms": round(batch["ms_median"] / cfg.batch, 4), "peak_mib": _peak(device),
         "inputs": "3 cameras 96x96, START/GOAL features cached; fused = 3 perspectives, one batched head call",
     }
@@ -161,7 +166,8 @@ def bench_qwen(cfg: PeersConfig, device: torch.device) -> dict:
     torch.manual_seed(0)
     qcfg = Qwen2_5_VLConfig(**(QWEN_TINY if cfg.tiny else QWEN_3B))
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    model = Qwen2_5_VLForConditionalGeneration(qcfg).to(device, dtype).eval()
+    with device:  # initialise on the device: 3B random weights on a CPU take minutes
+        model = Qwen2_5_VLForConditionalGeneration(qcfg).to(dtype).eval()
     n_img, grid = 8, 280 // 14
     per = grid * grid // 4
     ids = []
