@@ -98,6 +98,25 @@ def cmd_bench_reward(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_policy(ns: argparse.Namespace) -> int:
+    from robo_reward.rl.evaluate import PolicyEvalConfig, evaluate_policy
+
+    result = evaluate_policy(config_from_args(PolicyEvalConfig, ns))
+    print(json.dumps({"success_rate": result["success_rate"], "episodes": result["episodes"], "out": str(ns.out)}))
+    return 0
+
+
+def cmd_sweep(ns: argparse.Namespace) -> int:
+    from robo_reward.rl.sweep import SweepConfig, sweep
+
+    result = sweep(config_from_args(SweepConfig, ns))
+    for mode, m in result["modes"].items():
+        print(f"{mode:<9} success (last {result['final_window']}) median {m['success_rate_final_median']}, "
+              f"eval median {m['eval_success_rate_median']}, episodes to 80% of final {m['episodes_to_80pct_of_final_median']}")
+    print(f"wrote {Path(ns.out) / 'sweep.json'} and sweep.png")
+    return 0
+
+
 def cmd_bench(ns: argparse.Namespace) -> int:
     """`bench --reward-latency [--json]`: the quick control-rate check (same measurement as bench-reward)."""
     from robo_reward.reward.bench import LatencyConfig, streaming_latency
@@ -193,7 +212,9 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
     from robo_reward.reward.train import TrainConfig
     from robo_reward.bc.train import BCConfig
     from robo_reward.reward.bench import LatencyConfig
+    from robo_reward.rl.evaluate import PolicyEvalConfig
     from robo_reward.rl.loop import RLConfig
+    from robo_reward.rl.sweep import SweepConfig
 
     return [
         ("tasks", "list the available tasks", cmd_tasks, None),
@@ -205,6 +226,10 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type |
          AdaptConfig),
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
+        ("eval-policy", "success rate (and videos) of a trained RL policy on unseen simulator seeds", cmd_eval_policy,
+         PolicyEvalConfig),
+        ("sweep", "several reward modes x seeds of `rl` in parallel, one success-vs-episodes plot (median, spread)", cmd_sweep,
+         SweepConfig),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
         ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc, BCConfig),
         ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward, LatencyConfig),

@@ -30,8 +30,9 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[
         hint = hints[f.name]
         help_text = f.metadata.get("help", "")
         flags = [_flag(f.name)] + ([aliases[f.name]] if f.name in aliases else [])
-        if hint is bool:
-            parser.add_argument(*flags, action="store_true", default=f.default, help=help_text)
+        if hint is bool:  # a switch; one that defaults on also gets --no-<name>
+            action = argparse.BooleanOptionalAction if f.default is True else "store_true"
+            parser.add_argument(*flags, action=action, default=f.default, help=help_text)
             continue
         kind = _scalar_type(hint)
         if f.name in repeatable:

@@ -49,7 +49,8 @@ def run_demo(cfg: DemoConfig) -> dict:
     from robo_reward.rl.loop import RLConfig, run_rl
 
     report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
-                                   shaping="pbrs", obs="privileged", demo_episodes=5, warmup_steps=200))
+                                   shaping="pbrs", obs="privileged", demo_episodes=5, warmup_steps=200,
+                                   eval_episodes=3))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)
     print(json.dumps(report, indent=2))

@@ -67,7 +67,7 @@ def test_bench_needs_a_measurement(capsys):
 def test_rl_cli(tmp_path, capsys):
     out = tmp_path / "rl"
     assert main(["rl", "--task", "peg-insert", "--out", str(out), "--episodes", "1", "--warmup-steps", "20",
-                 "--batch-size", "8", "--utd", "1"]) == 0
+                 "--batch-size", "8", "--utd", "1", "--eval-episodes", "0"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["episodes"] == 1 and "success_rate_final" in summary
     assert main(["rl", "--task", "peg-insert", "--out", str(out), "--reward", "magic"]) == 2

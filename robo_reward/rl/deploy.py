@@ -11,29 +11,39 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robo_reward.rl.loop import RewardSource, RLConfig, observation
-from robo_reward.rl.sac import SAC, SACConfig
+from robo_reward.rl.loop import RewardSource, RLConfig, observation, sac_config
+from robo_reward.rl.sac import SAC
 from robo_reward.types import Observation, TimeStep
+
+
+def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
+    """A run folder's resolved config, its config.json record and the learner from its checkpoint."""
+    from robo_reward.reward.train import resolve_device
+
+    run_dir = Path(run_dir)
+    cfg_path, state_path = run_dir / "config.json", run_dir / "checkpoint" / "state.pt"
+    for path in (cfg_path, state_path):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: is {run_dir} a `robo-reward rl` run folder?")
+    record = json.loads(cfg_path.read_text())
+    names = {f.name for f in dataclasses.fields(RLConfig)}
+    cfg = RLConfig(**{k: v for k, v in record["config"].items() if k in names})
+    dev = resolve_device(device)
+    learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), sac_config(cfg), dev)
+    learner.load_state_dict(torch.load(state_path, map_location=dev, weights_only=False)["learner"])
+    return cfg, record, learner
 
 
 class RLPolicy:
     def __init__(self, run_dir: Path, device: str = "cpu") -> None:
-        run_dir = Path(run_dir)
-        cfg_path, state_path = run_dir / "config.json", run_dir / "checkpoint" / "state.pt"
-        for path in (cfg_path, state_path):
-            if not path.exists():
-                raise FileNotFoundError(f"{path} is missing: is {run_dir} a `robo-reward rl` run folder?")
-        record = json.loads(cfg_path.read_text())
-        names = {f.name for f in dataclasses.fields(RLConfig)}
-        self.cfg = RLConfig(**{k: v for k, v in record["config"].items() if k in names})
+        self.cfg, record, self.learner = load_run(run_dir, device)
         if self.cfg.obs == "privileged":
             raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
                              "(train with --obs state+grm --reward grm:<dir>)")
         self.low, self.high = np.array(record["action_low"]), np.array(record["action_high"])
         self.obs_dim, self.act_dim = int(record["obs_dim"]), int(record["act_dim"])
-        self.device = torch.device(device)
-        self.learner = SAC(self.obs_dim, self.act_dim, SACConfig(gamma=self.cfg.gamma, n_critics=self.cfg.n_critics), self.device)
-        self.learner.load_state_dict(torch.load(state_path, map_location=self.device, weights_only=False)["learner"])
+        self.device = self.learner.device
+        self.keep = None if record.get("state_index") is None else np.array(record["state_index"])  # older runs: all
         self.reward = RewardSource(self.cfg, record["task_text"], self.device)
         self.cameras = self.reward.cameras
         self._started = False
@@ -49,7 +59,7 @@ class RLPolicy:
             self._started = True
         else:
             self.reward.step(0.0, ts)
-        obs = observation(self.cfg, ts, self.reward)
+        obs = observation(self.cfg, ts, self.reward, self.keep)
         if obs.shape != (self.obs_dim,):
             raise ValueError(f"observation has {obs.shape[0]} values, the policy was trained on {self.obs_dim}")
         a = self.learner.act(obs, deterministic=True)

@@ -18,7 +18,7 @@ from robo_reward.envs import SimConfig, make_env
 from robo_reward.fsutil import staging_dir, swap_in
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
-from robo_reward.shaping import SHAPINGS, shaped_reward
+from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, shaped_reward
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
@@ -33,14 +33,24 @@ class RLConfig:
     shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
     obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
+    velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy: cloning 20 pick-place demos fell from 80% to 47% with them)"})
     gamma: float = field(default=0.99, metadata={"help": "discount, shared by critic and shaping"})
     utd: int = field(default=2, metadata={"help": "gradient updates per environment step"})
     batch_size: int = field(default=256, metadata={"help": "SAC batch size"})
     warmup_steps: int = field(default=500, metadata={"help": "random-action steps before learning"})
     n_critics: int = field(default=2, metadata={"help": "critic ensemble size"})
+    bc_init_steps: int = field(default=0, metadata={"help": "behaviour-clone the actor on the demos first (then no random warm-up actions)"})
+    critic_pretrain_steps: int = field(default=0, metadata={"help": "offline SAC updates on the demos alone before going online"})
+    bc_weight: float = field(default=0.0, metadata={"help": "BC term on the demo half of each batch (TD3+BC-style, e.g. 1.0)"})
+    init_alpha: float = field(default=0.1, metadata={"help": "initial entropy temperature"})
+    learn_alpha: bool = field(default=True, metadata={"help": "learn the temperature (else fixed at --init-alpha)"})
+    ibrl: bool = field(default=False, metadata={"help": "with --bc-init-steps: keep the cloned actor as a second proposal (IBRL)"})
+    residual: float = field(default=0.0, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (e.g. 0.2) on the frozen cloned actor"})
+    max_std: float = field(default=7.39, metadata={"help": "cap on the actor's spread before tanh; ~0.2 keeps a cloned policy's grasps"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    eval_episodes: int = field(default=20, metadata={"help": "deterministic evaluation episodes on unseen seeds after training (eval.json)"})
     checkpoint_every: int = field(default=10, metadata={"help": "episodes between checkpoints"})
     resume: bool = field(default=False, metadata={"help": "continue from out/checkpoint"})
     env: str = field(default="sim", metadata={"help": "sim (in-process MuJoCo/MetaWorld) | ros (a robot behind ROS 2 topics)"})
@@ -58,6 +68,12 @@ class RLConfig:
             raise ValueError("--obs state+grm needs a GRM: pass --reward grm:<dir>")
         if self.env not in ("sim", "ros"):
             raise ValueError(f"--env must be sim or ros, got {self.env!r}")
+        if (self.ibrl or self.residual > 0) and not self.bc_init_steps:
+            raise ValueError("--ibrl and --residual need a cloned actor: pass --bc-init-steps")
+        if self.ibrl and self.residual > 0:
+            raise ValueError("choose one of --ibrl and --residual")
+        if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not self.demo_episodes:
+            raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes)")
         if self.env == "ros" and self.demo_episodes:
             raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: not with --env ros")
         if self.env == "ros" and self.ros_real and (self.obs == "privileged" or self.reward == "dense"):
@@ -105,7 +121,7 @@ class RewardSource:
     def step(self, phi_s: float, ts: TimeStep) -> tuple[float, float, float, float]:
         """Returns (reward, Φ(s'), gold, shaping term)."""
         if self.cfg.reward == "dense":
-            return float(ts.info["dense_reward"]), 0.0, float(ts.info["success"]), 0.0
+            return dense_reward(ts, self.cfg.gamma), 0.0, float(ts.info["success"]), 0.0
         phi_next = self._phi(ts) if self.stream is not None else 0.0
         shaping = self.cfg.shaping if self.stream is not None else "none"
         r = shaped_reward(shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
@@ -113,9 +129,25 @@ class RewardSource:
         return r.total, phi_next, r.gold, r.shaping
 
 
-def observation(cfg: RLConfig, ts: TimeStep, reward: RewardSource) -> np.ndarray:
+def dense_reward(ts: TimeStep, gamma: float) -> float:
+    """The simulator's dense reward (1 when successful), with the success terminal paid as if the
+    episode went on at 1 forever (1 / (1 - γ)): otherwise ending the episode by succeeding forfeits
+    the reward of hovering just short of success, and the optimal policy never finishes."""
+    r = float(ts.info["dense_reward"])
+    return r / (1.0 - gamma) if ts.terminated and ts.info["success"] else r
+
+
+def state_index(cfg: RLConfig, names: tuple[str, ...], size: int) -> np.ndarray:
+    """Which robot-state entries the policy reads: all but joint velocities (`*.vel`) unless asked."""
+    if not names or cfg.velocities:
+        return np.arange(size)
+    return np.array([i for i, n in enumerate(names) if not n.endswith(".vel")])
+
+
+def observation(cfg: RLConfig, ts: TimeStep, reward: RewardSource, keep: np.ndarray | None = None) -> np.ndarray:
+    state = ts.obs.state if keep is None else ts.obs.state[keep]
     extra = ts.info["privileged"] if cfg.obs == "privileged" else reward.embedding
-    return np.concatenate([ts.obs.state, extra]).astype(np.float32)
+    return np.concatenate([state, extra]).astype(np.float32)
 
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
@@ -134,9 +166,10 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     rng = np.random.default_rng(cfg.seed)
     ts = env.reset(cfg.seed * 100_000)
     reward.reset(ts)
-    obs_dim = len(observation(cfg, ts, reward))
+    keep = state_index(cfg, env.spec.state.names, len(ts.obs.state))
+    obs_dim = len(observation(cfg, ts, reward, keep))
     act_dim = env.spec.action.dim
-    learner = SAC(obs_dim, act_dim, SACConfig(gamma=cfg.gamma, n_critics=cfg.n_critics), device, cfg.seed)
+    learner = SAC(obs_dim, act_dim, sac_config(cfg), device, cfg.seed)
     online = ReplayBuffer(200_000, obs_dim, act_dim)
     demos = ReplayBuffer(50_000, obs_dim, act_dim) if cfg.demo_episodes else None
     start_ep, total_steps = 0, 0
@@ -152,8 +185,10 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     else:
         (out / "metrics.jsonl").write_text("")
         if demos is not None:
-            _fill_demos(env, cfg, reward, demos)
+            _fill_demos(env, cfg, reward, demos, keep)
+            _pretrain(learner, demos, cfg, rng, device, out)
         write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
+                                                   state_index=keep.tolist(),
                                                    action_low=env.spec.action.low.tolist(),
                                                    action_high=env.spec.action.high.tolist()))
     low, high = env.spec.action.low, env.spec.action.high
@@ -163,18 +198,21 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             ts = env.reset(cfg.seed * 100_000 + ep)
             t_reward = time.perf_counter()
             phi = reward.reset(ts)
+            phi_max = phi
             timers = {"policy_s": 0.0, "env_s": 0.0, "reward_s": time.perf_counter() - t_reward, "update_s": 0.0}
-            obs = observation(cfg, ts, reward)
-            stats = {"return": 0.0, "gold": 0.0, "shaping": 0.0, "length": 0}
+            obs = observation(cfg, ts, reward, keep)
+            stats = {"return": 0.0, "gold": 0.0, "shaping": 0.0, "length": 0, "bc_action_share": 0.0}
             learner_metrics: dict[str, float] = {}
             while not ts.done:
                 t0 = time.perf_counter()
-                a = rng.uniform(-1, 1, act_dim).astype(np.float32) if total_steps < cfg.warmup_steps else learner.act(obs)
+                random_warmup = total_steps < cfg.warmup_steps and not cfg.bc_init_steps
+                a = rng.uniform(-1, 1, act_dim).astype(np.float32) if random_warmup else learner.act(obs)
                 t1 = time.perf_counter()
                 ts = env.step(low + (a + 1) * 0.5 * (high - low))
                 t2 = time.perf_counter()
                 r, phi, gold, shaping = reward.step(phi, ts)
-                next_obs = observation(cfg, ts, reward)
+                phi_max = max(phi_max, phi)
+                next_obs = observation(cfg, ts, reward, keep)
                 t3 = time.perf_counter()
                 online.add(obs, a, r, next_obs, ts.terminated)
                 obs = next_obs
@@ -191,7 +229,10 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 stats["gold"] += gold
                 stats["shaping"] += shaping
                 stats["length"] += 1
-            record = {"episode": ep, "success": bool(ts.info["success"]), **stats, "final_progress": phi,
+                stats["bc_action_share"] += learner.acted_bc
+            stats["bc_action_share"] /= max(1, stats["length"])
+            record = {"episode": ep, "success": bool(ts.info["success"]), **stats, "final_progress": phi, "max_progress": phi_max,
+                      "model_success": reward.stream is not None and phi_max >= 1.0 - DEFAULT_DELTA,
                       "total_steps": total_steps, **{k: round(v, 4) for k, v in timers.items()},
                       **{f"learner/{k}": v for k, v in learner_metrics.items()}}
             with (out / "metrics.jsonl").open("a") as f:
@@ -199,12 +240,38 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             bar.set_postfix(success=record["success"], ret=f"{stats['return']:.2f}")
             if (ep + 1) % cfg.checkpoint_every == 0 or ep + 1 == cfg.episodes:
                 _save(ckpt, learner, online, demos, ep + 1, total_steps, rng)
+        if cfg.eval_episodes and not (out / "eval.json").exists():
+            from robo_reward.rl.evaluate import rollout_policy
+
+            write_json(out / "eval.json", rollout_policy(learner, cfg, env, reward, keep, cfg.eval_episodes))
     finally:
         env.close()
     return summarize_run(out)
 
 
-def _fill_demos(env, cfg: RLConfig, reward: RewardSource, demos: ReplayBuffer) -> None:
+def sac_config(cfg: RLConfig) -> SACConfig:
+    return SACConfig(gamma=cfg.gamma, n_critics=cfg.n_critics, bc_weight=cfg.bc_weight, init_alpha=cfg.init_alpha,
+                     learn_alpha=cfg.learn_alpha, max_std=cfg.max_std, ibrl=cfg.ibrl,
+                     residual=cfg.residual)
+
+
+def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Generator, device: torch.device,
+              out: Path) -> None:
+    """Observation statistics from the demos, then BC of the actor, then critic updates on the demos
+    that evaluate that actor without changing it (an untrained critic would pull it off the demos)."""
+    obs = demos.obs[: demos.size]
+    learner.set_normalization(obs)
+    record: dict[str, float] = {}
+    if cfg.bc_init_steps:
+        record["bc_mse"] = learner.pretrain_bc(obs, demos.action[: demos.size], cfg.bc_init_steps, cfg.batch_size)
+        if cfg.ibrl or cfg.residual > 0:
+            learner.freeze_bc_actor()
+    for _ in range(cfg.critic_pretrain_steps):
+        record.update(learner.update(sample_mixed(None, demos, cfg.batch_size, rng, device), actor=False))
+    write_json(out / "pretrain.json", {"demo_transitions": demos.size, **record})
+
+
+def _fill_demos(env, cfg: RLConfig, reward: RewardSource, demos: ReplayBuffer, keep: np.ndarray) -> None:
     """Scripted-expert rollouts, relabelled with the same reward pipeline, into the demo buffer.
     Actions are stored in the policy's [-1, 1] space."""
     low, high = env.spec.action.low, env.spec.action.high
@@ -212,12 +279,12 @@ def _fill_demos(env, cfg: RLConfig, reward: RewardSource, demos: ReplayBuffer) -
         ts = env.reset(10_000_000 + cfg.seed * 1000 + k)
         phi = reward.reset(ts)
         expert = env.expert("expert")
-        obs = observation(cfg, ts, reward)
+        obs = observation(cfg, ts, reward, keep)
         while not ts.done:
             act = expert.act(ts)
             ts = env.step(act)
             r, phi, _, _ = reward.step(phi, ts)
-            next_obs = observation(cfg, ts, reward)
+            next_obs = observation(cfg, ts, reward, keep)
             demos.add(obs, (2 * (act - low) / (high - low) - 1).astype(np.float32), r, next_obs, ts.terminated)
             obs = next_obs
 
@@ -233,33 +300,73 @@ def _save(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | 
     swap_in(tmp, ckpt)
 
 
+def load_metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
 def summarize_run(out: Path) -> dict:
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = load_metrics(out)
     success = np.array([r["success"] for r in rows], dtype=float)
+    returns = np.array([r["return"] for r in rows], dtype=float)
+    fooled = np.array([r.get("model_success", False) and not r["success"] for r in rows], dtype=float)
     final = success[-FINAL_WINDOW:]
-    summary = {"episodes": len(rows), "success_rate_final": float(final.mean()) if len(final) else 0.0,
+    final_rate = float(final.mean()) if len(final) else 0.0
+    summary = {"episodes": len(rows), "success_rate_final": final_rate,
                "success_rate_overall": float(success.mean()) if len(success) else 0.0,
                "final_window": FINAL_WINDOW,
+               "episodes_to_80pct_success": episodes_to(success, 0.8),
+               "episodes_to_80pct_of_final": episodes_to(success, 0.8 * final_rate) if final_rate > 0 else None,
+               "reward_hacking_rate": float(fooled.mean()) if len(fooled) else 0.0,
+               "return_success_correlation": _corr(returns, success),
                "mean_step_ms": {k: 1e3 * float(np.sum([r[k] for r in rows]) / max(1, sum(r["length"] for r in rows)))
                                 for k in ("policy_s", "env_s", "reward_s", "update_s")}}
+    if (out / "eval.json").exists():
+        evaluation = json.loads((out / "eval.json").read_text())
+        summary["eval_success_rate"] = evaluation["success_rate"]
+        summary["eval_episodes"] = evaluation["episodes"]
     write_json(out / "summary.json", summary)
-    _plot(out / "success.png", success)
+    _plot(out / "success.png", success, returns, fooled)
     return summary
 
 
-def _plot(path: Path, success: np.ndarray) -> None:
+def moving_success(success: np.ndarray, window: int = FINAL_WINDOW) -> np.ndarray:
+    """Success rate over the last `window` episodes (fewer at the start)."""
+    c = np.concatenate([[0.0], np.cumsum(success)])
+    idx = np.arange(1, len(success) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def episodes_to(success: np.ndarray, level: float, window: int = FINAL_WINDOW) -> int | None:
+    """Episodes until the moving success rate (full window) first reaches `level`; None if never."""
+    rate = moving_success(success, window)
+    hit = [i + 1 for i in range(window - 1, len(rate)) if rate[i] >= level]
+    return hit[0] if hit else None
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _plot(path: Path, success: np.ndarray, returns: np.ndarray, fooled: np.ndarray) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
     if len(success):
-        w = min(FINAL_WINDOW, len(success))
-        ax.plot(np.arange(len(success)), np.convolve(success, np.ones(w) / w, mode="full")[: len(success)])
-    ax.set_xlabel("online episode")
-    ax.set_ylabel(f"success (moving mean, {FINAL_WINDOW})")
+        ax.plot(moving_success(success), label="true success")
+        ax.plot(moving_success(fooled), label="model says success, simulator does not", color="tab:red")
+        ep = np.arange(len(success))
+        ax2.scatter(ep, returns, c=np.where(success > 0, "tab:green", "tab:gray"), s=8)
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_ylabel(f"rate (moving, {FINAL_WINDOW})")
     ax.set_ylim(-0.05, 1.05)
+    ax2.set_ylabel("episode return (green: success)")
+    ax2.set_xlabel("online episode")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -16,6 +16,7 @@ class Batch:
     reward: torch.Tensor
     next_obs: torch.Tensor
     discount: torch.Tensor  # 0 at a true terminal (no bootstrap), 1 otherwise (time-limit truncation included)
+    demo: torch.Tensor  # bool: the row comes from the demonstration buffer
 
 
 class ReplayBuffer:
@@ -53,18 +54,21 @@ class ReplayBuffer:
         self.size, self.ptr = n, int(d["ptr"])
 
 
-def sample_mixed(online: ReplayBuffer, demos: ReplayBuffer | None, n: int, rng: np.random.Generator,
+def sample_mixed(online: ReplayBuffer | None, demos: ReplayBuffer | None, n: int, rng: np.random.Generator,
                  device: torch.device) -> Batch:
-    """Half demonstrations, half online data when demonstrations exist (RLPD's symmetric sampling)."""
-    parts = []
-    if demos is not None and demos.size:
-        k = n // 2
-        parts.append((demos, demos.indices(k, rng)))
+    """Half demonstrations, half online data when both exist (RLPD's symmetric sampling); all from
+    whichever one is given otherwise (online None: offline pre-training on demonstrations)."""
+    have_demos = demos is not None and demos.size > 0
+    if online is None and not have_demos:
+        raise ValueError("nothing to sample: no online buffer and no demonstrations")
+    k = 0 if not have_demos else n if online is None else n // 2
+    parts = [(demos, demos.indices(k, rng))] if k else []
+    if k < n:
         parts.append((online, online.indices(n - k, rng)))
-    else:
-        parts.append((online, online.indices(n, rng)))
 
     def cat(name: str) -> torch.Tensor:
         return torch.from_numpy(np.concatenate([getattr(b, name)[i] for b, i in parts])).to(device)
 
-    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"))
+    demo = torch.zeros(n, dtype=torch.bool, device=device)
+    demo[:k] = True
+    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo)

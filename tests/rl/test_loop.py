@@ -8,7 +8,7 @@ from robo_reward.rl.loop import RLConfig, run_rl
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
 
-FAST = dict(warmup_steps=30, batch_size=16, utd=1, checkpoint_every=1)
+FAST = dict(warmup_steps=30, batch_size=16, utd=1, checkpoint_every=1, eval_episodes=0)
 
 
 def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
@@ -59,3 +59,126 @@ def test_sac_learns_a_one_step_bandit():
     for _ in range(600):
         sac.update(sample_mixed(buf, None, 128, rng, torch.device("cpu")))
     assert abs(sac.act(np.zeros(1), deterministic=True)[0] - 0.5) < 0.15
+
+
+def test_behaviour_cloning_init_and_actor_frozen_critic_pretraining():
+    """pretrain_bc fits a state-dependent expert (incl. a saturated gripper-like dimension); critic
+    updates with actor=False leave the cloned actor exactly as it was; observation statistics
+    travel with the state dict."""
+    rng = np.random.default_rng(0)
+    obs = rng.normal(3.0, 5.0, (600, 3)).astype(np.float32)  # far from zero-mean: normalisation matters
+    act = np.stack([np.tanh((obs[:, 0] - 3.0) / 5.0), np.where(obs[:, 1] > 3.0, 1.0, -1.0)], -1).astype(np.float32)
+    sac = SAC(3, 2, SACConfig(bc_weight=1.0), torch.device("cpu"), seed=0)
+    sac.set_normalization(obs)
+    untrained = float(((np.stack([sac.act(o, deterministic=True) for o in obs[:100]]) - act[:100]) ** 2).mean())
+    mse = sac.pretrain_bc(obs, act, steps=400, batch=128)
+    assert mse < 0.05 < untrained
+    demos = ReplayBuffer(600, 3, 2)
+    for o, a in zip(obs, act):
+        demos.add(o, a, 0.0, o, terminated=False)
+    before = {k: v.clone() for k, v in sac.actor.state_dict().items()}
+    batch = sample_mixed(None, demos, 64, rng, torch.device("cpu"))
+    assert bool(batch.demo.all())
+    metrics = sac.update(batch, actor=False)
+    assert "actor_loss" not in metrics and all(torch.equal(before[k], v) for k, v in sac.actor.state_dict().items())
+    assert "bc_mse" in sac.update(batch)
+    restored = SAC(3, 2, SACConfig(), torch.device("cpu"), seed=1)
+    restored.load_state_dict(sac.state_dict())
+    np.testing.assert_allclose(restored.act(obs[0], deterministic=True), sac.act(obs[0], deterministic=True), atol=1e-6)
+
+
+def test_mixed_batches_mark_demo_rows():
+    rng = np.random.default_rng(0)
+    online, demos = ReplayBuffer(10, 1, 1), ReplayBuffer(10, 1, 1)
+    online.add(np.zeros(1), np.zeros(1), 0.0, np.zeros(1), terminated=False)
+    demos.add(np.ones(1), np.ones(1), 1.0, np.ones(1), terminated=False)
+    b = sample_mixed(online, demos, 8, rng, torch.device("cpu"))
+    assert b.demo.tolist() == [True] * 4 + [False] * 4 and b.obs[b.demo].eq(1).all() and b.obs[~b.demo].eq(0).all()
+    assert not sample_mixed(online, None, 4, rng, torch.device("cpu")).demo.any()
+    with pytest.raises(ValueError, match="nothing to sample"):
+        sample_mixed(None, None, 4, rng, torch.device("cpu"))
+
+
+def test_dense_reference_pays_the_success_terminal():
+    from robo_reward.rl.loop import dense_reward
+    from robo_reward.types import Observation, TimeStep
+
+    def ts(r: float, success: bool, terminated: bool) -> TimeStep:
+        return TimeStep(Observation({}, np.zeros(1), 0.0), 0.0, terminated, False, {"dense_reward": r, "success": success})
+
+    assert dense_reward(ts(0.7, False, False), 0.99) == 0.7
+    assert dense_reward(ts(1.0, True, True), 0.99) == pytest.approx(100.0)  # = staying at 1 forever
+    assert dense_reward(ts(0.0, False, True), 0.99) == 0.0  # a failure terminal pays nothing extra
+
+
+def test_learner_options_need_demos_and_switch_off():
+    from robo_reward.cli import build_parser
+
+    with pytest.raises(ValueError, match="need demonstrations"):
+        RLConfig(task="pick-place", out="x", bc_init_steps=100).validate()
+    ns = build_parser().parse_args(["rl", "--task", "pick-place", "--out", "x", "--no-learn-alpha"])
+    assert ns.learn_alpha is False
+    assert build_parser().parse_args(["rl", "--task", "pick-place", "--out", "x"]).learn_alpha is True
+
+
+def test_success_curve_helpers():
+    from robo_reward.rl.loop import episodes_to, moving_success
+
+    s = np.array([0] * 20 + [1] * 30, float)
+    np.testing.assert_allclose(moving_success(s)[19:22], [0.0, 0.05, 0.1])
+    assert episodes_to(s, 0.8) == 36  # 16 of the last 20
+    assert episodes_to(np.zeros(40), 0.5) is None
+
+
+def test_eval_policy_and_sweep_cli(tmp_path, capsys):
+    """A 1-episode run is evaluated on unseen seeds (eval.json, a video); a 2-seed sweep of it runs
+    as subprocesses and draws one plot; a finished sweep is not re-run."""
+    from robo_reward.cli import main
+
+    run = tmp_path / "run"
+    run_rl(RLConfig(task="pick-place", out=run, episodes=1, **{**FAST, "eval_episodes": 1}), progress=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval_episodes"] == 1 and 0.0 <= summary["eval_success_rate"] <= 1.0
+    assert summary["reward_hacking_rate"] == 0.0  # no model, so no model success signal
+    assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "1"]) == 0
+    ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert ev["rows"][0]["seed"] >= 20_000_000 and (tmp_path / "ev" / "eval_00.mp4").stat().st_size > 0
+    sweep_dir = tmp_path / "sweep"
+    argv = ["sweep", "--task", "pick-place", "--out", str(sweep_dir), "--modes", "sparse", "--seeds", "0,1", "--episodes", "1",
+            "--rl-args=--warmup-steps 30 --batch-size 16 --utd 1 --eval-episodes 1"]
+    assert main(argv) == 0
+    result = json.loads((sweep_dir / "sweep.json").read_text())
+    assert len(result["modes"]["sparse"]["per_seed"]) == 2 and (sweep_dir / "sweep.png").stat().st_size > 0
+    stamp = (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime
+    assert main(argv) == 0 and (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime == stamp
+    with pytest.raises(ValueError, match="need --grm"):
+        from robo_reward.rl.sweep import SweepConfig
+
+        SweepConfig(task="pick-place", out=tmp_path, modes=("pbrs",)).validate()
+
+
+@pytest.mark.parametrize("mode", ["residual", "ibrl"])
+def test_cloned_actor_modes_start_as_the_clone_and_survive_a_checkpoint(mode):
+    """Residual: a fresh actor whose zero-mean residual leaves the cloned actor's action unchanged,
+    bounded by the residual size. IBRL: the action is one of the two proposals. Both reload."""
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(300, 3)).astype(np.float32)
+    act = np.tanh(obs[:, :2]).astype(np.float32)
+    cfg = SACConfig(residual=0.2) if mode == "residual" else SACConfig(ibrl=True)
+    sac = SAC(3, 2, cfg, torch.device("cpu"), seed=0)
+    sac.set_normalization(obs)
+    sac.pretrain_bc(obs, act, steps=200, batch=64)
+    clone = sac.act(obs[0], deterministic=True)
+    sac.freeze_bc_actor()
+    np.testing.assert_allclose(sac.act(obs[0], deterministic=True), clone, atol=1e-6)
+    buf = ReplayBuffer(300, 3, 2)
+    for o, a in zip(obs, act):
+        buf.add(o, a, 1.0, o, terminated=True)
+    for _ in range(50):
+        sac.update(sample_mixed(buf, None, 64, rng, torch.device("cpu")))
+    moved = sac.act(obs[0], deterministic=True)
+    if mode == "residual":
+        assert np.all(np.abs(moved - clone) <= 0.2 + 1e-6)
+    restored = SAC(3, 2, cfg, torch.device("cpu"), seed=1)
+    restored.load_state_dict(sac.state_dict())
+    np.testing.assert_allclose(restored.act(obs[0], deterministic=True), moved, atol=1e-6)

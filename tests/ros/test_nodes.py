@@ -224,7 +224,8 @@ def test_rl_over_ros_then_the_policy_node_runs_the_trained_policy(ros, tmp_path,
     out = tmp_path / "rl"
     try:  # the unchanged loop, GRM-shaped, on GRM features, through RosRobotEnv
         rc = main(["rl", "--task", "pick-place", "--env", "ros", "--episodes", "2", "--warmup-steps", "50",
-                   "--batch-size", "32", "--reward", f"grm:{tiny_grm}", "--obs", "state+grm", "--out", str(out)])
+                   "--batch-size", "32", "--reward", f"grm:{tiny_grm}", "--obs", "state+grm", "--eval-episodes", "0",
+                   "--out", str(out)])
     except TimeoutError as exc:
         raise AssertionError(ros.log(sim)) from exc
     assert rc == 0

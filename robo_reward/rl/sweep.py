@@ -1,0 +1,130 @@
+"""`robo-reward sweep`: several reward modes × seeds of `robo-reward rl`, run as parallel
+subprocesses (one torch thread each, resumable: finished runs are kept, killed ones resume), then
+one plot of every mode's success curve (median and spread over seeds) and sweep.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.config import run_record, write_json
+
+MODES = {"sparse": ("sparse", "none"), "dense": ("dense", "none"), "pbrs": ("grm", "pbrs"), "delta": ("grm", "delta"),
+         "progress": ("grm", "progress")}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    task: str = field(metadata={"help": "task name"})
+    out: Path = field(metadata={"help": "sweep folder (one run folder per mode and seed)"})
+    modes: tuple[str, ...] = field(default=("sparse", "pbrs"), metadata={"help": f"reward modes: {', '.join(MODES)}"})
+    seeds: tuple[str, ...] = field(default=("0", "1", "2"), metadata={"help": "seeds"})
+    grm: str = field(default="", metadata={"help": "GRM checkpoint for pbrs / delta / progress"})
+    episodes: int = field(default=150, metadata={"help": "online episodes per run"})
+    jobs: int = field(default=2, metadata={"help": "runs at a time"})
+    rl_args: str = field(default="", metadata={"help": "extra `robo-reward rl` flags for every run, as one string: --rl-args=\"--demo-episodes 20 ...\""})
+
+    def validate(self) -> None:
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown:
+            raise ValueError(f"unknown --modes {unknown}: choose from {sorted(MODES)}")
+        if any(MODES[m][0] == "grm" for m in self.modes) and not self.grm:
+            raise ValueError(f"modes {[m for m in self.modes if MODES[m][0] == 'grm']} need --grm <checkpoint dir>")
+        if self.grm and not Path(self.grm).exists():
+            raise FileNotFoundError(f"--grm {self.grm} does not exist")
+
+
+def run_command(cfg: SweepConfig, mode: str, seed: str) -> list[str]:
+    reward, shaping = MODES[mode]
+    run = cfg.out / f"{mode}-s{seed}"
+    cmd = [sys.executable, "-m", "robo_reward.cli", "rl", "--task", cfg.task, "--out", str(run), "--episodes", str(cfg.episodes),
+           "--seed", seed, "--reward", f"grm:{cfg.grm}" if reward == "grm" else reward, "--shaping", shaping]
+    if (run / "checkpoint" / "state.pt").exists():
+        cmd.append("--resume")
+    return cmd + shlex.split(cfg.rl_args)
+
+
+def sweep(cfg: SweepConfig, progress: bool = True) -> dict:
+    cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pending = [(m, s) for m in cfg.modes for s in cfg.seeds if not (out / f"{m}-s{s}" / "summary.json").exists()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    running: list[tuple[str, str, subprocess.Popen]] = []
+    failed = []
+    while pending or running:
+        while pending and len(running) < cfg.jobs:
+            m, s = pending.pop(0)
+            log = open(out / f"{m}-s{s}.log", "a")
+            running.append((m, s, subprocess.Popen(run_command(cfg, m, s), stdout=log, stderr=subprocess.STDOUT, env=env)))
+            if progress:
+                print(f"started {m} seed {s}", flush=True)
+        time.sleep(2)
+        for item in list(running):
+            m, s, proc = item
+            if proc.poll() is not None:
+                running.remove(item)
+                if proc.returncode != 0:
+                    failed.append(f"{m}-s{s} (exit {proc.returncode}, log {out / f'{m}-s{s}.log'})")
+                if progress:
+                    print(f"finished {m} seed {s}: exit {proc.returncode}", flush=True)
+    if failed:
+        raise RuntimeError(f"runs failed: {', '.join(failed)}")
+    return summarize_sweep(cfg)
+
+
+def summarize_sweep(cfg: SweepConfig) -> dict:
+    from robo_reward.rl.loop import FINAL_WINDOW, load_metrics, moving_success
+
+    modes = {}
+    curves = {}
+    for m in cfg.modes:
+        runs = [Path(cfg.out) / f"{m}-s{s}" for s in cfg.seeds]
+        summaries = [json.loads((r / "summary.json").read_text()) for r in runs]
+        successes = [np.array([row["success"] for row in load_metrics(r)], float) for r in runs]
+        curves[m] = np.stack([moving_success(x) for x in successes])
+
+        def med(key: str) -> float | None:
+            vals = [s[key] for s in summaries if s.get(key) is not None]
+            return float(np.median(vals)) if vals else None
+
+        modes[m] = {"seeds": list(cfg.seeds), "per_seed": summaries,
+                    "success_rate_final_median": med("success_rate_final"),
+                    "eval_success_rate_median": med("eval_success_rate"),
+                    "episodes_to_80pct_of_final_median": med("episodes_to_80pct_of_final"),
+                    "episodes_to_80pct_success_median": med("episodes_to_80pct_success"),
+                    "reward_hacking_rate_max": max(s["reward_hacking_rate"] for s in summaries),
+                    "success_rate_overall_median": med("success_rate_overall")}
+    result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes)
+    write_json(Path(cfg.out) / "sweep.json", result)
+    _plot(Path(cfg.out) / "sweep.png", curves, cfg.task)
+    return result
+
+
+def _plot(path: Path, curves: dict[str, np.ndarray], task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for m, c in curves.items():
+        x = np.arange(1, c.shape[1] + 1)
+        ax.plot(x, np.median(c, 0), label=f"{m} (median of {len(c)})")
+        ax.fill_between(x, c.min(0), c.max(0), alpha=0.2)
+    ax.set_xlabel("online episode")
+    ax.set_ylabel("success (moving mean, 20)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(f"{task}: success vs episodes (band: min-max over seeds)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
