@@ -4,6 +4,7 @@ dataclass; errors in user input print one clear line and exit non-zero."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -199,62 +200,69 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], type | None]]:
-    from robo_reward.data.collect import CollectConfig
-    from robo_reward.data.importer import ExportConfig, ImportConfig
-    from robo_reward.data.inspection import InspectConfig
-    from robo_reward.data.rosbag_io import RosbagImportConfig
-    from robo_reward.demo import DemoConfig
-    from robo_reward.envs.bench import BenchSimConfig
-    from robo_reward.reward.adapt import AdaptConfig
-    from robo_reward.reward.evaluate import EvalConfig, ScoreConfig
-    from robo_reward.reward.peers import PeersConfig
-    from robo_reward.reward.train import TrainConfig
-    from robo_reward.bc.train import BCConfig
-    from robo_reward.reward.bench import LatencyConfig
-    from robo_reward.rl.evaluate import PolicyEvalConfig
-    from robo_reward.rl.loop import RLConfig
-    from robo_reward.rl.sweep import SweepConfig
+ConfigSpec = str | None  # "module:Class" of the verb's config dataclass, imported only when that verb runs
 
+
+def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], ConfigSpec]]:
+    """Every verb with its config named, not imported: `robo-reward --help` and one verb's run load
+    only what they use (an RL run needs no video codec, a benchmark no simulator)."""
     return [
         ("tasks", "list the available tasks", cmd_tasks, None),
-        ("collect", "record scripted episodes into a LeRobotDataset with subtask annotations", cmd_collect, CollectConfig),
-        ("view", "render an episode (all cameras, subtask, frame index) as a video", cmd_view, ViewConfig),
-        ("train-reward", "train the general reward model (GRM) on annotated datasets", cmd_train_reward, TrainConfig),
-        ("eval-reward", "evaluate a GRM: VOC, completion accuracy, AUROC, stage accuracy, plots, videos", cmd_eval_reward, EvalConfig),
+        ("collect", "record scripted episodes into a LeRobotDataset with subtask annotations", cmd_collect,
+         "robo_reward.data.collect:CollectConfig"),
+        ("view", "render an episode (all cameras, subtask, frame index) as a video", cmd_view, "robo_reward.cli:ViewConfig"),
+        ("train-reward", "train the general reward model (GRM) on annotated datasets", cmd_train_reward,
+         "robo_reward.reward.train:TrainConfig"),
+        ("eval-reward", "evaluate a GRM: VOC, completion accuracy, AUROC, stage accuracy, plots, videos", cmd_eval_reward,
+         "robo_reward.reward.evaluate:EvalConfig"),
         ("adapt", "adapt a GRM to a new task from one expert demonstration (before/after report with --eval)", cmd_adapt,
-         AdaptConfig),
-        ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score, ScoreConfig),
-        ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl, RLConfig),
+         "robo_reward.reward.adapt:AdaptConfig"),
+        ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score,
+         "robo_reward.reward.evaluate:ScoreConfig"),
+        ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl,
+         "robo_reward.rl.loop:RLConfig"),
         ("eval-policy", "success rate (and videos) of a trained RL policy on unseen simulator seeds", cmd_eval_policy,
-         PolicyEvalConfig),
+         "robo_reward.rl.evaluate:PolicyEvalConfig"),
         ("sweep", "several reward modes x seeds of `rl` in parallel, one success-vs-episodes plot (median, spread)", cmd_sweep,
-         SweepConfig),
-        ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim, BenchSimConfig),
-        ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc, BCConfig),
-        ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward, LatencyConfig),
-        ("bench", "quick checks: --reward-latency [--json] = streaming fused-step latency at batch 1", cmd_bench, LatencyConfig),
+         "robo_reward.rl.sweep:SweepConfig"),
+        ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim,
+         "robo_reward.envs.bench:BenchSimConfig"),
+        ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc,
+         "robo_reward.bc.train:BCConfig"),
+        ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward,
+         "robo_reward.reward.bench:LatencyConfig"),
+        ("bench", "quick checks: --reward-latency [--json] = streaming fused-step latency at batch 1", cmd_bench,
+         "robo_reward.reward.bench:LatencyConfig"),
         ("import-hdf5", "convert robomimic or ALOHA HDF5 episodes into an annotated LeRobotDataset", cmd_import_hdf5,
-         ImportConfig),
-        ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5, ExportConfig),
+         "robo_reward.data.importer:ImportConfig"),
+        ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5,
+         "robo_reward.data.importer:ExportConfig"),
         ("import-rosbag", "convert rosbag2 recordings (sqlite3/MCAP) of a robot's camera and joint topics into a LeRobotDataset",
-         cmd_import_rosbag, RosbagImportConfig),
+         cmd_import_rosbag, "robo_reward.data.rosbag_io:RosbagImportConfig"),
         ("inspect", "summarise a dataset (episodes, cameras, tasks, subtask coverage, outcomes) with a contact sheet",
-         cmd_inspect, InspectConfig),
+         cmd_inspect, "robo_reward.data.inspection:InspectConfig"),
         ("bench-peers", "time our GRM against LeRobot's SARM and a GRM-3B (Qwen2.5-VL-3B) architecture, same device, one run",
-         cmd_bench_peers, PeersConfig),
-        ("demo", "the embedded default run (what `make demo` does)", cmd_demo, DemoConfig),
+         cmd_bench_peers, "robo_reward.reward.peers:PeersConfig"),
+        ("demo", "the embedded default run (what `make demo` does)", cmd_demo, "robo_reward.demo:DemoConfig"),
     ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _config_class(spec: str) -> type:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with flags for the verb named in `argv` (all verbs are listed either way)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="robo-reward", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
-    for name, help_text, fn, cfg in _verbs():
+    for name, help_text, fn, spec in _verbs():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if cfg is not None:
+        if spec is not None and name == chosen:
             repeatable = {"train-reward": ("data",), "import-rosbag": ("bag",)}.get(name, ())
-            add_config_args(p, cfg, repeatable=repeatable, aliases={"input": "--in"})
+            add_config_args(p, _config_class(spec), repeatable=repeatable, aliases={"input": "--in"})
         if name == "bench":
             p.add_argument("--reward-latency", action="store_true", help="time the streaming fused step")
             p.add_argument("--json", action="store_true", help="print one JSON line")
@@ -263,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    ns = build_parser(argv).parse_args(argv)
     try:
         return ns.fn(ns)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, ImportError) as exc:

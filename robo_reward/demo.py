@@ -2,8 +2,9 @@
 
 collect (train seeds, mixed quality) -> collect (held-out seeds) -> train-reward -> eval-reward on
 the held-out episodes -> a short online RL run whose reward is the trained GRM's PBRS-shaped
-progress -> a report (JSON + plots + videos) under --out. The RL budget here shows the path
-working; reaching high success takes far more episodes (see docs/BENCHMARKS.md)."""
+progress (the benchmarked learner: a cloned actor from 10 scripted demos plus a learned residual)
+-> a report (JSON + plots + videos) under --out. The RL budget here shows the path working; the
+benchmark's figures come from 150-episode runs (see docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ def run_demo(cfg: DemoConfig) -> dict:
     from robo_reward.rl.loop import RLConfig, run_rl
 
     report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
-                                   shaping="pbrs", obs="privileged", demo_episodes=5, warmup_steps=200,
-                                   eval_episodes=3))
+                                   shaping="pbrs", obs="privileged", demo_episodes=10, warmup_steps=200,
+                                   bc_init_steps=1000, critic_pretrain_steps=200, residual=0.1, max_std=0.5,
+                                   init_alpha=0.01, eval_episodes=5))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)
     print(json.dumps(report, indent=2))

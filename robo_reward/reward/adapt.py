@@ -21,7 +21,13 @@ from robo_reward.config import run_record, write_json
 from robo_reward.data.annotations import frame_stage, validate_spans
 from robo_reward.data.importer import equal_split
 from robo_reward.data.lerobot_io import DatasetError, read_info
-from robo_reward.data.sources import load_as_model_cameras, match_cameras, parse_camera_map, resolve_dataset
+from robo_reward.data.sources import (
+    load_as_model_cameras,
+    match_cameras,
+    parse_camera_map,
+    resolve_dataset,
+)
+from robo_reward.device import resolve_device
 from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
 from robo_reward.reward.evaluate import episode_row, summarize, true_progress
@@ -29,7 +35,7 @@ from robo_reward.reward.infer import Scorer
 from robo_reward.reward.labels import subtask_shares
 from robo_reward.reward.model import GRM, ModelConfig
 from robo_reward.reward.text import embed_texts
-from robo_reward.reward.train import resolve_device, train_step
+from robo_reward.reward.train import train_step
 from robo_reward.types import Episode
 
 TRAINABLE = ("full", "heads")

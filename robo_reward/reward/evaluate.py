@@ -14,12 +14,16 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.data.annotations import frame_stage
 from robo_reward.data.lerobot_io import read_info
-from robo_reward.data.sources import load_as_model_cameras, match_cameras, parse_camera_map
+from robo_reward.data.sources import (
+    load_as_model_cameras,
+    match_cameras,
+    parse_camera_map,
+)
+from robo_reward.device import resolve_device
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
 from robo_reward.reward.labels import progress_labels, subtask_shares
 from robo_reward.reward.metrics import auroc, classify_completion, confusion, voc
-from robo_reward.reward.train import resolve_device
 from robo_reward.types import Episode
 
 

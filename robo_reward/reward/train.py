@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
 from robo_reward.data.sources import parse_camera_map
+from robo_reward.device import resolve_device
 from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
@@ -54,14 +55,6 @@ class TrainConfig:
         if weights and len(weights) != len(self.data):
             raise ValueError(f"--data-weights has {len(weights)} values for {len(self.data)} datasets")
         return weights
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
 
 
 def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4, colour: float = 0.0) -> torch.Tensor:

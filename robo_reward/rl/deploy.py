@@ -18,7 +18,7 @@ from robo_reward.types import Observation, TimeStep
 
 def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
     """A run folder's resolved config, its config.json record and the learner from its checkpoint."""
-    from robo_reward.reward.train import resolve_device
+    from robo_reward.device import resolve_device
 
     run_dir = Path(run_dir)
     cfg_path, state_path = run_dir / "config.json", run_dir / "checkpoint" / "state.pt"

@@ -152,7 +152,7 @@ def observation(cfg: RLConfig, ts: TimeStep, reward: RewardSource, keep: np.ndar
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     cfg.validate()
-    from robo_reward.reward.train import resolve_device
+    from robo_reward.device import resolve_device
 
     device = resolve_device(cfg.device)
     out = Path(cfg.out)
