@@ -137,6 +137,20 @@ def dense_reward(ts: TimeStep, gamma: float) -> float:
     return r / (1.0 - gamma) if ts.terminated and ts.info["success"] else r
 
 
+def check_timestep(ts: TimeStep, spec, episode: int, step: int) -> TimeStep:
+    """Fail before a bad observation reaches the replay buffer: wrong state size or non-finite values."""
+    where = f"{spec.name}: episode {episode}, step {step}"
+    state = np.asarray(ts.obs.state)
+    if state.shape != spec.state.shape:
+        raise ValueError(f"{where}: state has shape {state.shape}, the env's spec says {spec.state.shape}")
+    if not np.all(np.isfinite(state)):
+        bad = [spec.state.names[i] if i < len(spec.state.names) else str(i) for i in np.flatnonzero(~np.isfinite(state))]
+        raise ValueError(f"{where}: non-finite state values in {bad}")
+    if not np.isfinite(ts.reward):
+        raise ValueError(f"{where}: non-finite reward {ts.reward}")
+    return ts
+
+
 def state_index(cfg: RLConfig, names: tuple[str, ...], size: int) -> np.ndarray:
     """Which robot-state entries the policy reads: all but joint velocities (`*.vel`) unless asked."""
     if not names or cfg.velocities:
@@ -195,7 +209,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     bar = tqdm(range(start_ep, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=start_ep, total=cfg.episodes)
     try:
         for ep in bar:
-            ts = env.reset(cfg.seed * 100_000 + ep)
+            ts = check_timestep(env.reset(cfg.seed * 100_000 + ep), env.spec, ep, 0)
             t_reward = time.perf_counter()
             phi = reward.reset(ts)
             phi_max = phi
@@ -208,7 +222,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 random_warmup = total_steps < cfg.warmup_steps and not cfg.bc_init_steps
                 a = rng.uniform(-1, 1, act_dim).astype(np.float32) if random_warmup else learner.act(obs)
                 t1 = time.perf_counter()
-                ts = env.step(low + (a + 1) * 0.5 * (high - low))
+                ts = check_timestep(env.step(low + (a + 1) * 0.5 * (high - low)), env.spec, ep, stats["length"] + 1)
                 t2 = time.perf_counter()
                 r, phi, gold, shaping = reward.step(phi, ts)
                 phi_max = max(phi_max, phi)

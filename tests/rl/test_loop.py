@@ -216,3 +216,23 @@ def test_pbrs_learns_a_chain_walk_that_sparse_reward_does_not():
     pbrs = [np.mean(_chain_walk("pbrs", 25, s)[-10:]) for s in range(2)]
     sparse = [np.mean(_chain_walk("none", 25, s)[-10:]) for s in range(2)]
     assert min(pbrs) >= 0.8 and max(sparse) < min(pbrs)
+
+
+def test_bad_env_output_is_named_before_it_is_learned_from():
+    from robo_reward.rl.loop import check_timestep
+    from robo_reward.types import BoxSpec, EnvSpec, Observation, TimeStep
+
+    spec = EnvSpec(name="fake", task_text="t", subtasks=("a",), cameras=(), control_hz=10.0, max_steps=5,
+                   state=BoxSpec(-np.ones(2, np.float32), np.ones(2, np.float32), ("q", "tcp.x")),
+                   action=BoxSpec(-np.ones(1, np.float32), np.ones(1, np.float32)))
+
+    def ts(state, reward=0.0):
+        return TimeStep(Observation({}, np.asarray(state, np.float32), 0.0), reward, False, False, {})
+
+    assert check_timestep(ts([0.0, 0.5]), spec, 0, 0).obs.state.shape == (2,)
+    with pytest.raises(ValueError, match=r"fake: episode 3, step 7: state has shape \(3,\)"):
+        check_timestep(ts([0.0, 0.5, 1.0]), spec, 3, 7)
+    with pytest.raises(ValueError, match=r"non-finite state values in \['tcp.x'\]"):
+        check_timestep(ts([0.0, np.nan]), spec, 0, 1)
+    with pytest.raises(ValueError, match="non-finite reward"):
+        check_timestep(ts([0.0, 0.0], reward=np.inf), spec, 0, 1)
