@@ -1,9 +1,12 @@
 """SAC in the RLPD / HIL-SERL style: LayerNorm critics in an ensemble (target = min over a random
-pair), a tanh-Gaussian actor, a learned (or fixed) entropy temperature. With demonstrations:
-observation normalisation from the demo buffer, optional behaviour-cloning initialisation of the
-actor (mean action by squared error, spread by likelihood) and a TD3+BC-style BC term on the
-demonstration rows of each batch, which keeps the early, still-wrong critic from undoing the BC
-initialisation."""
+pair), a tanh-Gaussian actor, a learned (or fixed) entropy temperature, no entropy in the TD target.
+
+With demonstrations: observations standardised with the demos' statistics, and the actor cloned from
+them (mean action by squared error, spread by likelihood). Then one of three ways to keep the clone
+while learning online: `residual` (the clone frozen, a fresh actor adds a bounded correction — the only
+one that held the clone's success in the pick-place benchmark), `ibrl` (the clone as a second proposal,
+chosen per state by the critics) or `bc_weight` (a TD3+BC term on the demo rows); fine-tuning the clone
+directly, with or without the BC term, lost it within a few episodes (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
