@@ -28,7 +28,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse %-formats help strings
         flags = [_flag(f.name)] + ([aliases[f.name]] if f.name in aliases else [])
         if hint is bool:  # a switch; one that defaults on also gets --no-<name>
             action = argparse.BooleanOptionalAction if f.default is True else "store_true"

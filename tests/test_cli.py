@@ -7,6 +7,17 @@ import pytest
 from robo_reward.cli import main
 
 
+def test_every_verb_has_help(capsys):
+    """Each verb's --help renders (a stray % in a help string breaks argparse's formatting)."""
+    from robo_reward.cli import _verbs
+
+    for name, *_ in _verbs():
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0, name
+        assert "usage: robo-reward " + name in capsys.readouterr().out
+
+
 def test_tasks(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out.split()

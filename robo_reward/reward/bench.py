@@ -28,7 +28,8 @@ class LatencyConfig:
     cuda_graph: bool = field(default=False, metadata={"help": "replay the step as one CUDA graph (CUDA only)"})
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so a host clock measures it (no-op on a CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -53,10 +54,10 @@ def streaming_latency(cfg: LatencyConfig) -> dict:
     times = []
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         for i in range(cfg.steps + 30):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             stream.step(frames[i % 16])
-            _sync(device)
+            sync(device)
             if i >= 30:
                 times.append((time.perf_counter() - t0) * 1e3)
     return {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
@@ -80,7 +81,7 @@ def training_throughput(device: torch.device, batch: int, image_size: int, bf16:
     times = []
     for i in range(steps + 5):
         idx = [torch.randint(0, u, (batch,), device=device) for _ in range(4)]
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             hop, stage_logits = model(frames, vmask, *idx, text, mask)
@@ -89,7 +90,7 @@ def training_throughput(device: torch.device, batch: int, image_size: int, bf16:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _sync(device)
+        sync(device)
         if i >= 5:
             times.append(time.perf_counter() - t0)
     return {"batch": batch, "image_size": image_size, "bf16": bf16, "step_ms": float(np.median(times) * 1e3),

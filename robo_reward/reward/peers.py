@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from robo_reward.config import run_record, write_json
-from robo_reward.reward.bench import CAMS, LatencyConfig, streaming_latency
+from robo_reward.reward.bench import CAMS, LatencyConfig, streaming_latency, sync
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
 
 QWEN_3B = dict(
@@ -54,20 +54,15 @@ class PeersConfig:
     out: Path | None = field(default=None, metadata={"help": "write <out>.json and <out>.png"})
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_it(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> dict:
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         times.append((time.perf_counter() - t0) * 1e3)
     return {"ms_median": round(float(np.median(times)), 3), "ms_p90": round(float(np.percentile(times, 90)), 3)}
 

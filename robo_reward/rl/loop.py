@@ -34,19 +34,19 @@ class RLConfig:
     obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy: cloning 20 pick-place demos fell from 80% to 47% with them)"})
-    gamma: float = field(default=0.99, metadata={"help": "discount, shared by critic and shaping"})
+    gamma: float = field(default=SACConfig.gamma, metadata={"help": "discount, shared by critic and shaping"})
     utd: int = field(default=2, metadata={"help": "gradient updates per environment step"})
     batch_size: int = field(default=256, metadata={"help": "SAC batch size"})
     warmup_steps: int = field(default=500, metadata={"help": "random-action steps before learning"})
-    n_critics: int = field(default=2, metadata={"help": "critic ensemble size"})
+    n_critics: int = field(default=SACConfig.n_critics, metadata={"help": "critic ensemble size"})
     bc_init_steps: int = field(default=0, metadata={"help": "behaviour-clone the actor on the demos first (then no random warm-up actions)"})
     critic_pretrain_steps: int = field(default=0, metadata={"help": "offline SAC updates on the demos alone before going online"})
-    bc_weight: float = field(default=0.0, metadata={"help": "BC term on the demo half of each batch (TD3+BC-style, e.g. 1.0)"})
-    init_alpha: float = field(default=0.1, metadata={"help": "initial entropy temperature"})
-    learn_alpha: bool = field(default=True, metadata={"help": "learn the temperature (else fixed at --init-alpha)"})
-    ibrl: bool = field(default=False, metadata={"help": "with --bc-init-steps: keep the cloned actor as a second proposal (IBRL)"})
-    residual: float = field(default=0.0, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (e.g. 0.2) on the frozen cloned actor"})
-    max_std: float = field(default=7.39, metadata={"help": "cap on the actor's spread before tanh; ~0.2 keeps a cloned policy's grasps"})
+    bc_weight: float = field(default=SACConfig.bc_weight, metadata={"help": "BC term on the demo half of each batch (TD3+BC-style, e.g. 1.0)"})
+    init_alpha: float = field(default=SACConfig.init_alpha, metadata={"help": "initial entropy temperature"})
+    learn_alpha: bool = field(default=SACConfig.learn_alpha, metadata={"help": "learn the temperature (else fixed at --init-alpha)"})
+    ibrl: bool = field(default=SACConfig.ibrl, metadata={"help": "with --bc-init-steps: keep the cloned actor as a second proposal (IBRL)"})
+    residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.1 benchmarked) on the frozen cloned actor"})
+    max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
@@ -254,13 +254,20 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             bar.set_postfix(success=record["success"], ret=f"{stats['return']:.2f}")
             if (ep + 1) % cfg.checkpoint_every == 0 or ep + 1 == cfg.episodes:
                 _save(ckpt, learner, online, demos, ep + 1, total_steps, rng)
-        if cfg.eval_episodes and not (out / "eval.json").exists():
+        if cfg.eval_episodes and _evaluated_after(out) != cfg.episodes:  # a resumed run that trained on is re-evaluated
             from robo_reward.rl.evaluate import rollout_policy
 
-            write_json(out / "eval.json", rollout_policy(learner, cfg, env, reward, keep, cfg.eval_episodes))
+            result = rollout_policy(learner, cfg, env, reward, keep, cfg.eval_episodes)
+            write_json(out / "eval.json", {**result, "after_episodes": cfg.episodes})
     finally:
         env.close()
     return summarize_run(out)
+
+
+def _evaluated_after(out: Path) -> int | None:
+    """Training episodes the run's eval.json was made after (None: no evaluation yet)."""
+    path = out / "eval.json"
+    return json.loads(path.read_text()).get("after_episodes") if path.exists() else None
 
 
 def sac_config(cfg: RLConfig) -> SACConfig:

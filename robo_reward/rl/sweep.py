@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -42,6 +43,12 @@ class SweepConfig:
             raise FileNotFoundError(f"--grm {self.grm} does not exist")
 
 
+def _finished(run: Path, episodes: int) -> bool:
+    """A run whose summary covers the requested episodes (fewer: it is resumed and trained on)."""
+    summary = run / "summary.json"
+    return summary.exists() and json.loads(summary.read_text())["episodes"] >= episodes
+
+
 def run_command(cfg: SweepConfig, mode: str, seed: str) -> list[str]:
     reward, shaping = MODES[mode]
     run = cfg.out / f"{mode}-s{seed}"
@@ -56,22 +63,23 @@ def sweep(cfg: SweepConfig, progress: bool = True) -> dict:
     cfg.validate()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    pending = [(m, s) for m in cfg.modes for s in cfg.seeds if not (out / f"{m}-s{s}" / "summary.json").exists()]
+    pending = [(m, s) for m in cfg.modes for s in cfg.seeds if not _finished(out / f"{m}-s{s}", cfg.episodes)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    running: list[tuple[str, str, subprocess.Popen]] = []
+    running: list[tuple[str, str, subprocess.Popen, IO]] = []
     failed = []
     while pending or running:
         while pending and len(running) < cfg.jobs:
             m, s = pending.pop(0)
             log = open(out / f"{m}-s{s}.log", "a")
-            running.append((m, s, subprocess.Popen(run_command(cfg, m, s), stdout=log, stderr=subprocess.STDOUT, env=env)))
+            running.append((m, s, subprocess.Popen(run_command(cfg, m, s), stdout=log, stderr=subprocess.STDOUT, env=env), log))
             if progress:
                 print(f"started {m} seed {s}", flush=True)
         time.sleep(2)
         for item in list(running):
-            m, s, proc = item
+            m, s, proc, log = item
             if proc.poll() is not None:
                 running.remove(item)
+                log.close()
                 if proc.returncode != 0:
                     failed.append(f"{m}-s{s} (exit {proc.returncode}, log {out / f'{m}-s{s}.log'})")
                 if progress:

@@ -141,6 +141,9 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     run_rl(RLConfig(task="pick-place", out=run, episodes=1, **{**FAST, "eval_episodes": 1}), progress=False)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_episodes"] == 1 and 0.0 <= summary["eval_success_rate"] <= 1.0
+    assert json.loads((run / "eval.json").read_text())["after_episodes"] == 1
+    run_rl(RLConfig(task="pick-place", out=run, episodes=2, resume=True, **{**FAST, "eval_episodes": 1}), progress=False)
+    assert json.loads((run / "eval.json").read_text())["after_episodes"] == 2  # trained on, so evaluated again
     assert summary["reward_hacking_rate"] == 0.0  # no model, so no model success signal
     assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "1"]) == 0
     ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
@@ -153,6 +156,9 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     assert len(result["modes"]["sparse"]["per_seed"]) == 2 and (sweep_dir / "sweep.png").stat().st_size > 0
     stamp = (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime
     assert main(argv) == 0 and (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime == stamp
+    longer = [a if a != "1" else "2" for a in argv]  # --episodes 2: the finished runs resume and train on
+    assert main(longer) == 0
+    assert json.loads((sweep_dir / "sparse-s1" / "summary.json").read_text())["episodes"] == 2
     with pytest.raises(ValueError, match="need --grm"):
         from robo_reward.rl.sweep import SweepConfig
 
