@@ -40,6 +40,7 @@ class RLConfig:
     warmup_steps: int = field(default=500, metadata={"help": "random-action steps before learning"})
     n_critics: int = field(default=SACConfig.n_critics, metadata={"help": "critic ensemble size"})
     bc_init_steps: int = field(default=0, metadata={"help": "behaviour-clone the actor on the demos first (then no random warm-up actions)"})
+    bc_ensemble: int = field(default=SACConfig.bc_ensemble, metadata={"help": "with --bc-init-steps: clone this many actors and act with their mean (5 benchmarked)"})
     critic_pretrain_steps: int = field(default=0, metadata={"help": "offline SAC updates on the demos alone before going online"})
     bc_weight: float = field(default=SACConfig.bc_weight, metadata={"help": "BC term on the demo half of each batch (TD3+BC-style, e.g. 1.0)"})
     init_alpha: float = field(default=SACConfig.init_alpha, metadata={"help": "initial entropy temperature"})
@@ -70,6 +71,8 @@ class RLConfig:
             raise ValueError(f"--env must be sim or ros, got {self.env!r}")
         if (self.ibrl or self.residual > 0) and not self.bc_init_steps:
             raise ValueError("--ibrl and --residual need a cloned actor: pass --bc-init-steps")
+        if self.bc_ensemble < 1 or (self.bc_ensemble > 1 and not (self.ibrl or self.residual > 0)):
+            raise ValueError(f"--bc-ensemble must be >= 1, and > 1 only with a frozen clone (--residual or --ibrl), got {self.bc_ensemble}")
         if self.ibrl and self.residual > 0:
             raise ValueError("choose one of --ibrl and --residual")
         if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not self.demo_episodes:
@@ -196,6 +199,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         online.load(ckpt / "online.npz")
         if demos is not None and (ckpt / "demos.npz").exists():
             demos.load(ckpt / "demos.npz")
+        _truncate_metrics(out / "metrics.jsonl", start_ep)
     else:
         (out / "metrics.jsonl").write_text("")
         if demos is not None:
@@ -264,6 +268,14 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     return summarize_run(out)
 
 
+def _truncate_metrics(path: Path, episodes: int) -> None:
+    """A killed run logged episodes after its last checkpoint; they are re-run on resume, so their
+    rows go (else the resumed episodes would appear twice)."""
+    if path.exists():
+        rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["episode"] < episodes]
+        path.write_text("".join(f"{line}\n" for line in rows))
+
+
 def _evaluated_after(out: Path) -> int | None:
     """Training episodes the run's eval.json was made after (None: no evaluation yet)."""
     path = out / "eval.json"
@@ -273,7 +285,7 @@ def _evaluated_after(out: Path) -> int | None:
 def sac_config(cfg: RLConfig) -> SACConfig:
     return SACConfig(gamma=cfg.gamma, n_critics=cfg.n_critics, bc_weight=cfg.bc_weight, init_alpha=cfg.init_alpha,
                      learn_alpha=cfg.learn_alpha, max_std=cfg.max_std, ibrl=cfg.ibrl,
-                     residual=cfg.residual)
+                     residual=cfg.residual, bc_ensemble=cfg.bc_ensemble)
 
 
 def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Generator, device: torch.device,

@@ -2,7 +2,7 @@
 pair), a tanh-Gaussian actor, a learned (or fixed) entropy temperature, no entropy in the TD target.
 
 With demonstrations: observations standardised with the demos' statistics, and the actor cloned from
-them (mean action by squared error, spread by likelihood). Then one of three ways to keep the clone
+them (mean action by squared error, spread by likelihood; optionally an ensemble of clones). Then one of three ways to keep the clone
 while learning online: `residual` (the clone frozen, a fresh actor adds a bounded correction — the only
 one that held the clone's success in the pick-place benchmark), `ibrl` (the clone as a second proposal,
 chosen per state by the critics) or `bc_weight` (a TD3+BC term on the demo rows); fine-tuning the clone
@@ -37,6 +37,7 @@ class SACConfig:
     ibrl: bool = field(default=False, metadata={"help": "keep the cloned actor frozen beside the RL actor; act and bootstrap with whichever action the critics value more (IBRL)"})
     residual: float = field(default=0.0, metadata={"help": "> 0: learn a residual of at most this size on top of the frozen cloned actor"})
     bc_weight: float = field(default=0.0, metadata={"help": "BC term on demo rows (actor loss scaled by 1/mean|Q| when > 0)"})
+    bc_ensemble: int = field(default=1, metadata={"help": "actors cloned from the demos (own init and batches); the frozen clone acts with their mean action"})
 
 ACTION_EPS = 1e-2  # |a| >= 1 - eps counts as saturated (a closed gripper is exactly -1)
 
@@ -80,6 +81,25 @@ class Actor(nn.Module):
         return torch.tanh(self.net(obs).chunk(2, dim=-1)[0])
 
 
+class CloneEnsemble(nn.Module):
+    """Several actors cloned from the same demonstrations, acting with their mean action. With 20
+    pick-place demos one clone stalls in states the demos never visited; the members disagree there
+    and their mean moves on (BC-only success 72.5% -> 87.5% median with 5 members, docs/BENCHMARKS.md)."""
+
+    def __init__(self, members: list[Actor]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m.mean_action(obs) for m in self.members]).mean(0)
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Deterministic: the mean action (log-probability not defined, zeros); else a random member's sample."""
+        if deterministic:
+            return self.mean_action(obs), obs.new_zeros(len(obs))
+        return self.members[int(torch.randint(len(self.members), ()))](obs)
+
+
 def _tanh_gaussian_logp(u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     logp = (-0.5 * ((u - mu) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
     return logp - (2 * (math.log(2) - u - F.softplus(-2 * u))).sum(-1)
@@ -90,7 +110,7 @@ class SAC:
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, device: torch.device, seed: int = 0) -> None:
         torch.manual_seed(seed)
-        self.cfg, self.device, self.act_dim = cfg, device, act_dim
+        self.cfg, self.device, self.obs_dim, self.act_dim = cfg, device, obs_dim, act_dim
         self.rng = np.random.default_rng(seed)
         self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.max_std).to(device)
         self.critics = nn.ModuleList(mlp(obs_dim + act_dim, cfg.hidden, 1, layernorm=True) for _ in range(cfg.n_critics)).to(device)
@@ -101,7 +121,8 @@ class SAC:
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
         self.obs_mean = torch.zeros(obs_dim, device=device)
         self.obs_std = torch.ones(obs_dim, device=device)
-        self.bc_actor: Actor | None = None
+        self.bc_actor: CloneEnsemble | None = None
+        self.clones: list[Actor] = [self.actor]  # pretrain_bc fills cfg.bc_ensemble of them; the first is the actor
         self.acted_bc = 0.0  # IBRL: share of cloned actions in the last act() call
 
     def set_normalization(self, obs: np.ndarray) -> None:
@@ -138,32 +159,39 @@ class SAC:
             a = (self.bc_actor.mean_action(x) + self.cfg.residual * a).clamp(-1.0, 1.0)
         return a, logp
 
-    def freeze_bc_actor(self) -> None:
-        """Keep a frozen copy of the (cloned) actor: IBRL's second proposal, or the base policy that a
-        fresh residual actor (`residual` > 0) corrects."""
-        self.bc_actor = copy.deepcopy(self.actor).requires_grad_(False)
+    def freeze_bc_actor(self, members: int | None = None) -> None:
+        """Keep a frozen copy of the cloned actors: IBRL's second proposal, or the base policy that a
+        fresh residual actor (`residual` > 0) corrects. `members`: build that many untrained ones
+        (to load a checkpoint into)."""
+        clones = self.clones if members is None else [self._new_actor() for _ in range(members)]
+        self.bc_actor = CloneEnsemble([copy.deepcopy(c) for c in clones]).requires_grad_(False)
         if self.cfg.residual > 0:
-            self.actor = Actor(self.actor.net[0].in_features, self.act_dim, self.cfg.hidden, self.cfg.max_std).to(self.device)
+            self.actor = self._new_actor()
             with torch.no_grad():  # start as the cloned policy: zero residual mean
                 self.actor.net[-1].weight[: self.act_dim].zero_()
                 self.actor.net[-1].bias[: self.act_dim].zero_()
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.cfg.lr)
 
+    def _new_actor(self) -> Actor:
+        return Actor(self.obs_dim, self.act_dim, self.cfg.hidden, self.cfg.max_std).to(self.device)
+
     def pretrain_bc(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256) -> float:
-        """Behaviour cloning of the actor on (obs, action in [-1, 1]) pairs (Actor.bc_loss); returns
-        the mean squared error of the mean action over all pairs."""
+        """Behaviour cloning on (obs, action in [-1, 1]) pairs (Actor.bc_loss) of the actor and, with
+        `bc_ensemble` > 1, of further fresh actors (own init, own batches); returns the squared error
+        of the clones' mean action over all pairs."""
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         a = torch.as_tensor(action, dtype=torch.float32, device=self.device)
-        opt = torch.optim.Adam(self.actor.parameters(), lr=1e-3)
-        for _ in range(steps):
-            idx = torch.as_tensor(self.rng.integers(0, len(o), batch), device=self.device)
-            x = self._n(o[idx])
-            loss = self.actor.bc_loss(x, a[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        self.clones = [self.actor] + [self._new_actor() for _ in range(self.cfg.bc_ensemble - 1)]
+        for clone in self.clones:
+            opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
+            for _ in range(steps):
+                idx = torch.as_tensor(self.rng.integers(0, len(o), batch), device=self.device)
+                loss = clone.bc_loss(self._n(o[idx]), a[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
         with torch.no_grad():
-            return float(((self.actor.mean_action(self._n(o)) - a) ** 2).mean())
+            return float(((CloneEnsemble(self.clones).mean_action(self._n(o)) - a) ** 2).mean())
 
     def _q(self, nets: nn.ModuleList, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, act], dim=-1)
@@ -227,8 +255,11 @@ class SAC:
 
     def load_state_dict(self, s: dict) -> None:
         if s.get("bc_actor") is not None:  # first: with a residual this replaces the actor and its optimiser
-            self.freeze_bc_actor()
-            self.bc_actor.load_state_dict(s["bc_actor"])
+            clone = s["bc_actor"]
+            if not any(k.startswith("members.") for k in clone):  # a single cloned Actor (checkpoints before ensembles)
+                clone = {f"members.0.{k}": v for k, v in clone.items()}
+            self.freeze_bc_actor(members=len({k.split(".")[1] for k in clone}))
+            self.bc_actor.load_state_dict(clone)
         self.actor.load_state_dict(s["actor"])
         self.critics.load_state_dict(s["critics"])
         self.target.load_state_dict(s["target"])

@@ -23,6 +23,11 @@ def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
     summary = run_rl(RLConfig(task="pick-place", out=out, episodes=3, resume=True, **FAST), progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in rows] == [0, 1, 2] and rows[2]["total_steps"] == 300
+    with (out / "metrics.jsonl").open("a") as f:  # killed after logging episode 3, before its checkpoint
+        f.write(json.dumps({**rows[2], "episode": 3}) + "\n")
+    run_rl(RLConfig(task="pick-place", out=out, episodes=4, resume=True, **FAST), progress=False)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["episode"] for r in rows] == [0, 1, 2, 3] and rows[3]["total_steps"] == 400
 
 
 def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
@@ -165,18 +170,24 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
         SweepConfig(task="pick-place", out=tmp_path, modes=("pbrs",)).validate()
 
 
-@pytest.mark.parametrize("mode", ["residual", "ibrl"])
-def test_cloned_actor_modes_start_as_the_clone_and_survive_a_checkpoint(mode):
-    """Residual: a fresh actor whose zero-mean residual leaves the cloned actor's action unchanged,
-    bounded by the residual size. IBRL: the action is one of the two proposals. Both reload."""
+@pytest.mark.parametrize("mode,members", [("residual", 1), ("residual", 3), ("ibrl", 1)])
+def test_cloned_actor_modes_start_as_the_clone_and_survive_a_checkpoint(mode, members):
+    """Residual: a fresh actor whose zero-mean residual leaves the cloned actors' mean action
+    unchanged, bounded by the residual size. IBRL: the action is one of the two proposals. Both reload."""
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(300, 3)).astype(np.float32)
     act = np.tanh(obs[:, :2]).astype(np.float32)
-    cfg = SACConfig(residual=0.2) if mode == "residual" else SACConfig(ibrl=True)
+    cfg = SACConfig(residual=0.2, bc_ensemble=members) if mode == "residual" else SACConfig(ibrl=True)
     sac = SAC(3, 2, cfg, torch.device("cpu"), seed=0)
     sac.set_normalization(obs)
     sac.pretrain_bc(obs, act, steps=200, batch=64)
-    clone = sac.act(obs[0], deterministic=True)
+    assert len(sac.clones) == members and len({id(c) for c in sac.clones}) == members
+    with torch.no_grad():
+        x = sac._n(torch.as_tensor(obs[:1]))
+        per_member = torch.stack([c.mean_action(x)[0] for c in sac.clones]).numpy()
+    if members > 1:
+        assert np.abs(per_member[0] - per_member[1]).max() > 1e-4  # own init and batches: not copies
+    clone = per_member.mean(0)
     sac.freeze_bc_actor()
     np.testing.assert_allclose(sac.act(obs[0], deterministic=True), clone, atol=1e-6)
     buf = ReplayBuffer(300, 3, 2)
@@ -190,6 +201,19 @@ def test_cloned_actor_modes_start_as_the_clone_and_survive_a_checkpoint(mode):
     restored = SAC(3, 2, cfg, torch.device("cpu"), seed=1)
     restored.load_state_dict(sac.state_dict())
     np.testing.assert_allclose(restored.act(obs[0], deterministic=True), moved, atol=1e-6)
+
+
+def test_checkpoint_with_a_single_cloned_actor_still_loads():
+    """Checkpoints from before clone ensembles stored the frozen clone as one Actor's state."""
+    obs = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    sac = SAC(3, 2, SACConfig(residual=0.2), torch.device("cpu"), seed=0)
+    sac.pretrain_bc(obs, np.tanh(obs[:, :2]), steps=20, batch=32)
+    sac.freeze_bc_actor()
+    state = sac.state_dict()
+    state["bc_actor"] = {k.removeprefix("members.0."): v for k, v in state["bc_actor"].items()}
+    restored = SAC(3, 2, SACConfig(residual=0.2), torch.device("cpu"), seed=1)
+    restored.load_state_dict(state)
+    np.testing.assert_allclose(restored.act(obs[0], deterministic=True), sac.act(obs[0], deterministic=True), atol=1e-6)
 
 
 def _chain_walk(shaping: str, episodes: int, seed: int) -> list[bool]:
