@@ -16,6 +16,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.fsutil import staging_dir, swap_in
+from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
 from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, shaped_reward
@@ -33,6 +34,7 @@ class RLConfig:
     shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
     obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
+    demos: Path | None = field(default=None, metadata={"help": "LeRobot dataset whose successful episodes fill the demonstration buffer (instead of --demo-episodes; needs --obs state+grm)"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy: cloning 20 pick-place demos fell from 80% to 47% with them)"})
     gamma: float = field(default=SACConfig.gamma, metadata={"help": "discount, shared by critic and shaping"})
     utd: int = field(default=2, metadata={"help": "gradient updates per environment step"})
@@ -75,10 +77,14 @@ class RLConfig:
             raise ValueError(f"--bc-ensemble must be >= 1, and > 1 only with a frozen clone (--residual or --ibrl), got {self.bc_ensemble}")
         if self.ibrl and self.residual > 0:
             raise ValueError("choose one of --ibrl and --residual")
-        if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not self.demo_episodes:
-            raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes)")
+        if self.demos is not None and self.demo_episodes:
+            raise ValueError("choose one of --demos (a dataset) and --demo-episodes (the scripted expert)")
+        if self.demos is not None and self.obs != "state+grm":
+            raise ValueError("--demos needs --obs state+grm: a recorded dataset has no privileged simulator state")
+        if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not (self.demo_episodes or self.demos):
+            raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes or --demos)")
         if self.env == "ros" and self.demo_episodes:
-            raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: not with --env ros")
+            raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR")
         if self.env == "ros" and self.ros_real and (self.obs == "privileged" or self.reward == "dense"):
             raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
 
@@ -188,7 +194,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     act_dim = env.spec.action.dim
     learner = SAC(obs_dim, act_dim, sac_config(cfg), device, cfg.seed)
     online = ReplayBuffer(200_000, obs_dim, act_dim)
-    demos = ReplayBuffer(50_000, obs_dim, act_dim) if cfg.demo_episodes else None
+    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim) if cfg.demo_episodes or cfg.demos else None
     start_ep, total_steps = 0, 0
     ckpt = out / "checkpoint"
     if cfg.resume and (ckpt / "state.pt").exists():
@@ -203,8 +209,15 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     else:
         (out / "metrics.jsonl").write_text("")
         if demos is not None:
-            _fill_demos(env, cfg, reward, demos, keep)
-            _pretrain(learner, demos, cfg, rng, device, out)
+            def observe(step: TimeStep) -> np.ndarray:
+                return observation(cfg, step, reward, keep)
+
+            if cfg.demos is not None:
+                source = dataset_demos(Path(cfg.demos), env.spec, reward.cameras, reward, observe, demos)
+            else:
+                source = {"scripted_demo_episodes": cfg.demo_episodes}
+                scripted_demos(env, cfg.demo_episodes, cfg.seed, reward, observe, demos)
+            _pretrain(learner, demos, cfg, rng, device, out, source)
         write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
                                                    state_index=keep.tolist(),
                                                    action_low=env.spec.action.low.tolist(),
@@ -288,8 +301,17 @@ def sac_config(cfg: RLConfig) -> SACConfig:
                      residual=cfg.residual, bc_ensemble=cfg.bc_ensemble)
 
 
+def demo_capacity(cfg: RLConfig) -> int:
+    """Room for every dataset frame (--demos) or for the scripted episodes (at most 100 steps each here)."""
+    if cfg.demos is None:
+        return 50_000
+    from robo_reward.data.lerobot_io import read_info
+
+    return max(1, sum(a.length for a in read_info(Path(cfg.demos), annotated=False).episodes))
+
+
 def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Generator, device: torch.device,
-              out: Path) -> None:
+              out: Path, source: dict) -> None:
     """Observation statistics from the demos, then BC of the actor, then critic updates on the demos
     that evaluate that actor without changing it (an untrained critic would pull it off the demos)."""
     obs = demos.obs[: demos.size]
@@ -301,25 +323,7 @@ def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.G
             learner.freeze_bc_actor()
     for _ in range(cfg.critic_pretrain_steps):
         record.update(learner.update(sample_mixed(None, demos, cfg.batch_size, rng, device), actor=False))
-    write_json(out / "pretrain.json", {"demo_transitions": demos.size, **record})
-
-
-def _fill_demos(env, cfg: RLConfig, reward: RewardSource, demos: ReplayBuffer, keep: np.ndarray) -> None:
-    """Scripted-expert rollouts, relabelled with the same reward pipeline, into the demo buffer.
-    Actions are stored in the policy's [-1, 1] space."""
-    low, high = env.spec.action.low, env.spec.action.high
-    for k in range(cfg.demo_episodes):
-        ts = env.reset(10_000_000 + cfg.seed * 1000 + k)
-        phi = reward.reset(ts)
-        expert = env.expert("expert")
-        obs = observation(cfg, ts, reward, keep)
-        while not ts.done:
-            act = expert.act(ts)
-            ts = env.step(act)
-            r, phi, _, _ = reward.step(phi, ts)
-            next_obs = observation(cfg, ts, reward, keep)
-            demos.add(obs, (2 * (act - low) / (high - low) - 1).astype(np.float32), r, next_obs, ts.terminated)
-            obs = next_obs
+    write_json(out / "pretrain.json", {"demo_transitions": demos.size, **source, **record})
 
 
 def _save(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None, episode: int, total_steps: int,

@@ -1,0 +1,102 @@
+"""The demonstration buffer of `robo-reward rl`: scripted-expert rollouts in the simulator, or the
+successful episodes of a LeRobot dataset (`--demos DIR`, e.g. teleoperation recorded on the robot).
+Either way each transition is relabelled with the run's own reward pipeline and stored with actions
+in the policy's [-1, 1] space; a dataset is checked against the environment before any training."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.rl.replay import ReplayBuffer
+from robo_reward.types import EnvSpec, Episode, Observation, TimeStep
+
+ACTION_TOLERANCE = 1e-3  # of the normalised range: recorded actions may sit on the bound after float32 rounding
+
+
+def to_policy_action(action: np.ndarray, spec: EnvSpec) -> np.ndarray:
+    low, high = spec.action.low, spec.action.high
+    return (2 * (action - low) / (high - low) - 1).astype(np.float32)
+
+
+def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[TimeStep], np.ndarray],
+                   demos: ReplayBuffer) -> int:
+    """The env's scripted expert from seeds 10^7 + 1000·seed + k; returns the transitions added."""
+    added = 0
+    for k in range(episodes):
+        ts = env.reset(10_000_000 + seed * 1000 + k)
+        phi = reward.reset(ts)
+        expert = env.expert("expert")
+        obs = observe(ts)
+        while not ts.done:
+            act = expert.act(ts)
+            ts = env.step(act)
+            r, phi, _, _ = reward.step(phi, ts)
+            next_obs = observe(ts)
+            demos.add(obs, to_policy_action(act, env.spec), r, next_obs, ts.terminated)
+            obs = next_obs
+            added += 1
+    return added
+
+
+def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:
+    """The episode's actions in the policy's space, after checking its state and action layout
+    against the environment's; errors name the dataset, episode and frame."""
+    from robo_reward.data.lerobot_io import DatasetError  # lerobot_io loads PyAV: only when a dataset is used
+
+    if ep.actions.shape[1] != spec.action.dim:
+        raise DatasetError(f"{where}: {ep.actions.shape[1]}-d actions, {spec.name} takes {spec.action.dim} "
+                           f"({', '.join(spec.action.names)})")
+    if ep.states.shape[1] != spec.state.shape[0]:
+        raise DatasetError(f"{where}: {ep.states.shape[1]}-d states, {spec.name} reports {spec.state.shape[0]} "
+                           f"({', '.join(spec.state.names)})")
+    for what, values in (("state", ep.states), ("action", ep.actions)):
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):
+            raise DatasetError(f"{where}, frame {bad[0]}: non-finite {what}")
+    action = to_policy_action(ep.actions, spec)
+    outside = np.flatnonzero((np.abs(action) > 1 + ACTION_TOLERANCE).any(axis=1))
+    if len(outside):
+        t = outside[0]
+        raise DatasetError(f"{where}, frame {t}: action {ep.actions[t].round(4).tolist()} is outside {spec.name}'s "
+                           f"bounds [{spec.action.low.tolist()}, {spec.action.high.tolist()}]: recorded in another action space?")
+    return action.clip(-1.0, 1.0)
+
+
+def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, observe: Callable[[TimeStep], np.ndarray],
+                  demos: ReplayBuffer) -> dict:
+    """The successful episodes of a LeRobot dataset as transitions (frame t, action t, frame t + 1).
+    The last frame of a successful episode is the success state: its transition terminates and pays
+    r_gold. Every episode is checked before the first one enters the buffer."""
+    from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
+
+    info = read_info(root, annotated=False)
+    chosen = [a.episode_index for a in info.episodes if a.outcome == "success"]
+    if not chosen:
+        raise DatasetError(f"{root}: no successful episode to learn from ({len(info.episodes)} episodes)")
+    episodes = []
+    for idx in chosen:
+        ep = load_episode(root, idx, cameras, annotated=False)
+        if ep.length < 2:
+            raise DatasetError(f"{root}: episode {idx} has {ep.length} frame(s), a transition needs 2")
+        episodes.append((ep, check_episode(ep, spec, f"{root}: episode {idx}")))
+    added = 0
+    for ep, action in episodes:
+        def step(t: int) -> TimeStep:
+            last = t == ep.length - 1
+            return TimeStep(Observation({c: ep.images[c][t] for c in cameras}, ep.states[t], t / ep.fps), 0.0,
+                            terminated=last, truncated=False, info={"success": last})
+        ts = step(0)
+        phi = reward.reset(ts)
+        obs = observe(ts)
+        for t in range(ep.length - 1):
+            ts = step(t + 1)
+            r, phi, _, _ = reward.step(phi, ts)
+            next_obs = observe(ts)
+            demos.add(obs, action[t], r, next_obs, ts.terminated)
+            obs = next_obs
+            added += 1
+    return {"demo_dataset": str(root), "demo_episodes_used": len(chosen),
+            "demo_episodes_skipped": len(info.episodes) - len(chosen), "demo_transitions_from_dataset": added}
