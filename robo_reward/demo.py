@@ -2,7 +2,7 @@
 
 collect (train seeds, mixed quality) -> collect (held-out seeds) -> train-reward -> eval-reward on
 the held-out episodes -> a short online RL run whose reward is the trained GRM's PBRS-shaped
-progress (the benchmarked learner: a cloned actor from 10 scripted demos plus a learned residual)
+progress (the benchmarked learner: five actors cloned from 10 scripted demos plus a learned residual)
 -> a report (JSON + plots + videos) under --out. The RL budget here shows the path working; the
 benchmark's figures come from 150-episode runs (see docs/BENCHMARKS.md)."""
 
@@ -51,7 +51,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
                                    shaping="pbrs", obs="privileged", demo_episodes=10, warmup_steps=200,
-                                   bc_init_steps=1000, critic_pretrain_steps=200, residual=0.1, max_std=0.5,
+                                   bc_init_steps=1000, bc_ensemble=5, critic_pretrain_steps=200, residual=0.1, max_std=0.5,
                                    init_alpha=0.01, eval_episodes=5))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)

@@ -44,6 +44,8 @@ def test_bad_rl_config():
         RLConfig(task="pick-place", out="x", reward="magic").validate()
     with pytest.raises(ValueError, match="needs a GRM"):
         RLConfig(task="pick-place", out="x", obs="state+grm").validate()
+    with pytest.raises(ValueError, match="--bc-ensemble .* only with a frozen clone"):
+        RLConfig(task="pick-place", out="x", demo_episodes=2, bc_init_steps=10, bc_ensemble=5).validate()
 
 
 def test_timeouts_bootstrap_and_terminals_do_not():
