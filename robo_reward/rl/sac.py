@@ -2,11 +2,12 @@
 pair), a tanh-Gaussian actor, a learned (or fixed) entropy temperature, no entropy in the TD target.
 
 With demonstrations: observations standardised with the demos' statistics, and the actor cloned from
-them (mean action by squared error, spread by likelihood; optionally an ensemble of clones). Then one of three ways to keep the clone
-while learning online: `residual` (the clone frozen, a fresh actor adds a bounded correction — the only
-one that held the clone's success in the pick-place benchmark), `ibrl` (the clone as a second proposal,
-chosen per state by the critics) or `bc_weight` (a TD3+BC term on the demo rows); fine-tuning the clone
-directly, with or without the BC term, lost it within a few episodes (docs/BENCHMARKS.md)."""
+them (mean action by squared error, spread by likelihood; optionally several clones acting with their
+mean action). Then one of three ways to keep the clone while learning online: `residual` (the clone
+frozen, a fresh actor adds a bounded correction — the only one that held the clone's success in the
+pick-place benchmark), `ibrl` (the clone as a second proposal, chosen per state by the critics) or
+`bc_weight` (a TD3+BC term on the demo rows); fine-tuning the clone directly, with or without the BC
+term, lost it within a few episodes (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class Actor(nn.Module):
 class CloneEnsemble(nn.Module):
     """Several actors cloned from the same demonstrations, acting with their mean action. With 20
     pick-place demos one clone stalls in states the demos never visited; the members disagree there
-    and their mean moves on (BC-only success 72.5% -> 87.5% median with 5 members, docs/BENCHMARKS.md)."""
+    and their mean moves on (BC-only pick-place success 72.5% -> 92.5%, median of 5 seeds, with 5 members;
+    docs/BENCHMARKS.md)."""
 
     def __init__(self, members: list[Actor]) -> None:
         super().__init__()
