@@ -2,7 +2,7 @@
 # RL sweeps on a lent machine (device tool: 16 cores + one GPU), in one call. Runs use one CPU core each
 # by default (DEVICE=cpu): 15 small learners time-sliced on one GPU were slower than on CPU cores.
 # Carry: .whl (mujoco, PyOpenGL wheels), .gl (libEGL debs), .devdata/grm (the GRM checkpoint).
-#   [DEVICE=cpu|cuda] [RL_EXTRA="--bc-ensemble 5"] bash scripts/device_sweep.sh SECONDS SEEDS JOBS TASK:MODES [TASK:MODES ...]
+#   [DEVICE=cpu|cuda] [RL_EXTRA="--residual 0.1"  (appended: overrides the recipe)] bash scripts/device_sweep.sh SECONDS SEEDS JOBS TASK:MODES [TASK:MODES ...]
 #   e.g. bash scripts/device_sweep.sh 420 0,1,2,3,4 15 pick-place:pbrs,sparse,delta
 # Sweeps run side by side; each writes $OUT/<task>.tar.gz (metrics, summaries, evaluations, logs of every
 # run, finished or not) and, when complete, $OUT/<task>_sweep.json/.png.
@@ -22,7 +22,7 @@ for spec in "$@"; do
   task=${spec%%:*} modes=${spec#*:}
   timeout "$budget" python3 -m robo_reward.cli sweep --task "$task" --out "/tmp/sweep/$task" --modes "$modes" \
     --seeds "$seeds" --grm .devdata/grm --episodes 150 --jobs "$jobs" --rl-args="--demo-episodes 20 --bc-init-steps 3000 \
-    --critic-pretrain-steps 1000 --warmup-steps 256 --init-alpha 0.01 --max-std 0.5 --residual 0.1 --eval-episodes 40 \
+    --critic-pretrain-steps 1000 --warmup-steps 256 --init-alpha 0.01 --max-std 0.5 --residual 0.05 --bc-ensemble 5 --eval-episodes 40 \
     --device ${DEVICE:-cpu} --checkpoint-every 25 ${RL_EXTRA:-}" > "/tmp/sweep-$task.log" 2>&1 &
 done
 wait

@@ -48,7 +48,7 @@ class RLConfig:
     init_alpha: float = field(default=SACConfig.init_alpha, metadata={"help": "initial entropy temperature"})
     learn_alpha: bool = field(default=SACConfig.learn_alpha, metadata={"help": "learn the temperature (else fixed at --init-alpha)"})
     ibrl: bool = field(default=SACConfig.ibrl, metadata={"help": "with --bc-init-steps: keep the cloned actor as a second proposal (IBRL)"})
-    residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.1 benchmarked) on the frozen cloned actor"})
+    residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
     max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
