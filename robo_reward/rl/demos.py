@@ -84,15 +84,11 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
         episodes.append((ep, check_episode(ep, spec, f"{root}: episode {idx}")))
     added = 0
     for ep, action in episodes:
-        def step(t: int) -> TimeStep:
-            last = t == ep.length - 1
-            return TimeStep(Observation({c: ep.images[c][t] for c in cameras}, ep.states[t], t / ep.fps), 0.0,
-                            terminated=last, truncated=False, info={"success": last})
-        ts = step(0)
+        ts = _frame(ep, cameras, 0)
         phi = reward.reset(ts)
         obs = observe(ts)
         for t in range(ep.length - 1):
-            ts = step(t + 1)
+            ts = _frame(ep, cameras, t + 1)
             r, phi, _, _ = reward.step(phi, ts)
             next_obs = observe(ts)
             demos.add(obs, action[t], r, next_obs, ts.terminated)
@@ -100,3 +96,10 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
             added += 1
     return {"demo_dataset": str(root), "demo_episodes_used": len(chosen),
             "demo_episodes_skipped": len(info.episodes) - len(chosen), "demo_transitions_from_dataset": added}
+
+
+def _frame(ep: Episode, cameras: tuple[str, ...], t: int) -> TimeStep:
+    """Frame t of a recorded successful episode as the env would have returned it."""
+    last = t == ep.length - 1
+    return TimeStep(Observation({c: ep.images[c][t] for c in cameras}, ep.states[t], t / ep.fps), 0.0,
+                    terminated=last, truncated=False, info={"success": last})
