@@ -51,7 +51,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
                                    shaping="pbrs", obs="privileged", demo_episodes=10, warmup_steps=200,
-                                   bc_init_steps=1000, bc_ensemble=5, critic_pretrain_steps=200, residual=0.05, max_std=0.5,
+                                   bc_init_steps=1000, bc_ensemble=5, critic_pretrain_steps=200, residual=0.05, utd=1, max_std=0.5,
                                    init_alpha=0.01, eval_episodes=5))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)

@@ -22,7 +22,7 @@ for spec in "$@"; do
   task=${spec%%:*} modes=${spec#*:}
   timeout "$budget" python3 -m robo_reward.cli sweep --task "$task" --out "/tmp/sweep/$task" --modes "$modes" \
     --seeds "$seeds" --grm .devdata/grm --episodes 150 --jobs "$jobs" --rl-args="--demo-episodes 20 --bc-init-steps 3000 \
-    --critic-pretrain-steps 1000 --warmup-steps 256 --init-alpha 0.01 --max-std 0.5 --residual 0.05 --bc-ensemble 5 --eval-episodes 40 \
+    --critic-pretrain-steps 1000 --warmup-steps 256 --init-alpha 0.01 --max-std 0.5 --residual 0.05 --bc-ensemble 5 --utd 1 --eval-episodes 40 \
     --device ${DEVICE:-cpu} --checkpoint-every 25 ${RL_EXTRA:-}" > "/tmp/sweep-$task.log" 2>&1 &
 done
 wait
