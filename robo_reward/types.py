@@ -37,6 +37,10 @@ class BoxSpec:
     def dim(self) -> int:
         return int(self.low.shape[0])
 
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Values in these bounds mapped to [-1, 1] (the policies' action space), float32."""
+        return (2 * (np.asarray(x) - self.low) / (self.high - self.low) - 1).astype(np.float32)
+
     def contains(self, x: np.ndarray, atol: float = 1e-6) -> bool:
         return bool(np.all(x >= self.low - atol) and np.all(x <= self.high + atol))
 

@@ -20,6 +20,7 @@ from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
+from robo_reward.types import BoxSpec
 
 WEIGHTINGS = ("none", "rabc")
 
@@ -51,19 +52,19 @@ class BCData:
     index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer, act_low: np.ndarray, act_high: np.ndarray) -> BCData:
+def build_data(cfg: BCConfig, scorer: Scorer, action: BoxSpec) -> BCData:
     info = read_info(cfg.data)
     obs, chunks, index = [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
         ep = load_episode(cfg.data, ann.episode_index, scorer.cameras)
-        if ep.actions.shape[1] != len(act_low):
+        if ep.actions.shape[1] != action.dim:
             raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {ep.actions.shape[1]}-d actions, the "
-                               f"simulator takes {len(act_low)}")
+                               f"simulator takes {action.dim}")
         frames = np.stack([ep.images[c] for c in scorer.cameras], axis=1)
         z = scorer.encode(frames).cpu().numpy()
         obs.append(np.concatenate([ep.states, z], axis=1))
-        a = 2 * (ep.actions - act_low) / (act_high - act_low) - 1
+        a = action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
         index.append(offset + np.arange(ep.length))
@@ -79,8 +80,8 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     model, tasks, _ = load_checkpoint(cfg.reward_model)
     scorer = Scorer(model, tasks)
     env = make_env(task, SimConfig(image_size=read_info(cfg.data).frame_shape[scorer.cameras[0]][0], cameras=scorer.cameras))
-    low, high = env.spec.action.low, env.spec.action.high
-    data = build_data(cfg, scorer, low, high)
+    act_dim = env.spec.action.dim
+    data = build_data(cfg, scorer, env.spec.action)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
         if cfg.progress is not None:
@@ -93,7 +94,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         weights = weighter.weights(data.index)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    policy = ChunkPolicy(data.obs.shape[1], len(low), cfg.chunk)
+    policy = ChunkPolicy(data.obs.shape[1], act_dim, cfg.chunk)
     policy.set_normalization(data.obs)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=1e-4)
     obs_t, act_t, w_t = torch.from_numpy(data.obs), torch.from_numpy(data.chunks), torch.from_numpy(weights).float()
@@ -106,7 +107,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": len(low), "chunk": cfg.chunk},
+    torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk},
                out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
                "zero_weight_share": float((weights == 0).mean()), "final_loss": float(loss.detach()),

@@ -16,11 +16,6 @@ from robo_reward.types import EnvSpec, Episode, Observation, TimeStep
 ACTION_TOLERANCE = 1e-3  # of the normalised range: recorded actions may sit on the bound after float32 rounding
 
 
-def to_policy_action(action: np.ndarray, spec: EnvSpec) -> np.ndarray:
-    low, high = spec.action.low, spec.action.high
-    return (2 * (action - low) / (high - low) - 1).astype(np.float32)
-
-
 def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[TimeStep], np.ndarray],
                    demos: ReplayBuffer) -> int:
     """The env's scripted expert from seeds 10^7 + 1000·seed + k; returns the transitions added."""
@@ -35,7 +30,7 @@ def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[Tim
             ts = env.step(act)
             r, phi, _, _ = reward.step(phi, ts)
             next_obs = observe(ts)
-            demos.add(obs, to_policy_action(act, env.spec), r, next_obs, ts.terminated)
+            demos.add(obs, env.spec.action.to_unit(act), r, next_obs, ts.terminated)
             obs = next_obs
             added += 1
     return added
@@ -56,7 +51,7 @@ def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         if len(bad):
             raise DatasetError(f"{where}, frame {bad[0]}: non-finite {what}")
-    action = to_policy_action(ep.actions, spec)
+    action = spec.action.to_unit(ep.actions)
     outside = np.flatnonzero((np.abs(action) > 1 + ACTION_TOLERANCE).any(axis=1))
     if len(outside):
         t = outside[0]

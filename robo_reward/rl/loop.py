@@ -302,7 +302,7 @@ def sac_config(cfg: RLConfig) -> SACConfig:
 
 
 def demo_capacity(cfg: RLConfig) -> int:
-    """Room for every dataset frame (--demos) or for the scripted episodes (at most 100 steps each here)."""
+    """Room for every frame of the --demos dataset; 50,000 transitions for the scripted expert."""
     if cfg.demos is None:
         return 50_000
     from robo_reward.data.lerobot_io import read_info

@@ -31,10 +31,11 @@ def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
     from robo_reward.bc.train import build_data
     from robo_reward.reward.checkpoint import load_checkpoint
     from robo_reward.reward.infer import Scorer
+    from robo_reward.types import BoxSpec
 
     model, tasks, _ = load_checkpoint(tiny_grm)
     with pytest.raises(DatasetError, match="has 4-d actions, the simulator takes 8"):
         build_data(BCConfig(data=root, out=tmp_path / "b", reward_model=tiny_grm), Scorer(model, tasks),
-                   np.zeros(8), np.ones(8))
+                   BoxSpec(np.zeros(8), np.ones(8)))
     with pytest.raises(ValueError, match="--weighting must be one of"):
         BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, weighting="awr").validate()
