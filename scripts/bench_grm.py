@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--augment", default="basic", help="train-reward --augment preset for the GRM variants")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: single_view,baselines")
     args = ap.parse_args()
     tasks = [t for t in args.tasks.split(",") if t]
@@ -118,7 +119,7 @@ def main() -> None:
     train_sets = tuple(str(sets[t]["train"]) for t in tasks)
     result: dict = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, CPU", "git_revision": git_revision(),
                     "command": " ".join(sys.argv), "tasks": tasks, "steps": args.steps, "batch_size": args.batch_size,
-                    "image_size": args.image_size, "train_episodes_per_task": args.train_episodes,
+                    "image_size": args.image_size, "augment": args.augment, "train_episodes_per_task": args.train_episodes,
                     "test_episodes_per_task": args.test_episodes, "collect_seconds": round(time.perf_counter() - t0, 1)}
     variants = {"grm_multiview": ("front", "side", "wrist")}
     if "single_view" not in skip:
@@ -126,7 +127,8 @@ def main() -> None:
     for name, cams in variants.items():
         run = work / name
         summary = train(TrainConfig(data=train_sets, out=run, steps=args.steps, batch_size=args.batch_size,
-                                    image_size=args.image_size, cameras=cams, checkpoint_every=500))
+                                    image_size=args.image_size, cameras=cams, checkpoint_every=500,
+                                    augment=args.augment))
         result[name] = {"train": summary, "eval": {}}
         for task in tasks:
             for split, path in sets[task].items():

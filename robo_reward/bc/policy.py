@@ -26,6 +26,19 @@ class ChunkPolicy(nn.Module):
         x = (obs - self.obs_mean) / self.obs_std
         return torch.tanh(self.net(x)).view(-1, self.chunk, self.act_dim)
 
+
+class ChunkEnsemble(nn.Module):
+    """Policies cloned from the same data (own initialisation and batches) acting with their mean chunk:
+    where one clone stalls in a state the demos never visited the members disagree and the mean moves
+    on (the RL loop's `--bc-ensemble`: pick-place 72.5% -> 92.5% with five, docs/BENCHMARKS.md)."""
+
+    def __init__(self, members: list[ChunkPolicy]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(obs) for m in self.members]).mean(0)
+
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self(torch.from_numpy(obs).float()[None])[0, 0].numpy()

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from robo_reward.bc.policy import ChunkPolicy
+from robo_reward.bc.policy import ChunkEnsemble, ChunkPolicy
 from robo_reward.bc.weights import RABCWeighter, weighted_mean
 from robo_reward.config import run_record, write_json
 from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
@@ -39,10 +39,14 @@ class BCConfig:
     eval_episodes: int = field(default=50, metadata={"help": "simulator episodes for the success rate (0 skips)"})
     task: str = field(default="", metadata={"help": "simulator task (default: the one recorded by collect)"})
     seed: int = field(default=0, metadata={"help": "seed (evaluation episodes use seeds 500000 + k)"})
+    ensemble: int = field(default=1, metadata={"help": "policies cloned side by side, acting with their mean chunk"})
+    velocities: bool = field(default=False, metadata={"help": "include joint velocities in the input (as `rl`: off by default)"})
 
     def validate(self) -> None:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"--weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        if self.ensemble < 1:
+            raise ValueError(f"--ensemble must be >= 1, got {self.ensemble}")
 
 
 @dataclass
@@ -52,7 +56,8 @@ class BCData:
     index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer, action: BoxSpec) -> BCData:
+def build_data(cfg: BCConfig, scorer: Scorer, action: BoxSpec, keep: np.ndarray | None = None) -> BCData:
+    """Observations (the robot state's `keep` entries + frozen GRM features), action chunks, frame indices."""
     info = read_info(cfg.data)
     obs, chunks, index = [], [], []
     offset = 0
@@ -63,7 +68,7 @@ def build_data(cfg: BCConfig, scorer: Scorer, action: BoxSpec) -> BCData:
                                f"simulator takes {action.dim}")
         frames = np.stack([ep.images[c] for c in scorer.cameras], axis=1)
         z = scorer.encode(frames).cpu().numpy()
-        obs.append(np.concatenate([ep.states, z], axis=1))
+        obs.append(np.concatenate([ep.states if keep is None else ep.states[:, keep], z], axis=1))
         a = action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
@@ -81,7 +86,8 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     scorer = Scorer(model, tasks)
     env = make_env(task, SimConfig(image_size=read_info(cfg.data).frame_shape[scorer.cameras[0]][0], cameras=scorer.cameras))
     act_dim = env.spec.action.dim
-    data = build_data(cfg, scorer, env.spec.action)
+    keep = env.spec.state.policy_index(cfg.velocities)
+    data = build_data(cfg, scorer, env.spec.action, keep)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
         if cfg.progress is not None:
@@ -94,32 +100,38 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         weights = weighter.weights(data.index)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    policy = ChunkPolicy(data.obs.shape[1], act_dim, cfg.chunk)
-    policy.set_normalization(data.obs)
+    members = [ChunkPolicy(data.obs.shape[1], act_dim, cfg.chunk) for _ in range(cfg.ensemble)]
+    for m in members:
+        m.set_normalization(data.obs)
+    policy = ChunkEnsemble(members)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=1e-4)
     obs_t, act_t, w_t = torch.from_numpy(data.obs), torch.from_numpy(data.chunks), torch.from_numpy(weights).float()
     t0 = time.perf_counter()
     loss = torch.tensor(0.0)
     for _ in tqdm(range(cfg.steps), desc=f"bc ({cfg.weighting})", disable=not progress):
-        idx = torch.from_numpy(rng.integers(0, len(obs_t), cfg.batch_size))
-        per_sample = ((policy(obs_t[idx]) - act_t[idx]) ** 2).mean(dim=(1, 2))
-        loss = weighted_mean(per_sample, w_t[idx])
+        loss = torch.tensor(0.0)
+        for m in members:  # each member its own batch
+            idx = torch.from_numpy(rng.integers(0, len(obs_t), cfg.batch_size))
+            per_sample = ((m(obs_t[idx]) - act_t[idx]) ** 2).mean(dim=(1, 2))
+            loss = loss + weighted_mean(per_sample, w_t[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk},
-               out / "policy.pt")
+    loss = loss / cfg.ensemble
+    torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk,
+                "ensemble": cfg.ensemble, "state_index": keep.tolist()}, out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
                "zero_weight_share": float((weights == 0).mean()), "final_loss": float(loss.detach()),
                "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
     if cfg.eval_episodes:
-        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out))
+        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out, keep))
     env.close()
     write_json(out / "summary.json", {**run_record(cfg), **summary})
     return summary
 
 
-def evaluate_policy(policy: ChunkPolicy, env, scorer: Scorer, task_text: str, cfg: BCConfig, out: Path) -> dict:
+def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer, task_text: str, cfg: BCConfig, out: Path,
+                    keep: np.ndarray) -> dict:
     """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode."""
     from robo_reward.viz.video import annotate_frame, write_video
 
@@ -136,7 +148,7 @@ def evaluate_policy(policy: ChunkPolicy, env, scorer: Scorer, task_text: str, cf
                                              [f"{task_text}  progress {step.progress:.2f}"]))
             if ts.done:
                 break
-            obs = np.concatenate([ts.obs.state, stream.last_embedding]).astype(np.float32)
+            obs = np.concatenate([ts.obs.state[keep], stream.last_embedding]).astype(np.float32)
             a = policy.act(obs)
             ts = env.step(low + (a + 1) * 0.5 * (high - low))
         successes.append(bool(ts.info["success"]))

@@ -35,12 +35,12 @@ from robo_reward.reward.infer import Scorer
 from robo_reward.reward.labels import subtask_shares
 from robo_reward.reward.model import GRM, ModelConfig
 from robo_reward.reward.text import embed_texts
-from robo_reward.reward.train import train_step
+from robo_reward.reward.train import AUGMENTATIONS, train_step
 from robo_reward.types import Episode
 
 TRAINABLE = ("full", "heads")
 MIN_FRAMES = 8
-COLOUR_JITTER = 0.05  # ± per-channel gain on top of train-reward's shift + brightness jitter
+AUGMENTATION = replace(AUGMENTATIONS["basic"], colour=0.05)  # basic + ± per-channel gain: one demo must not be memorised
 REPORT_KEYS = ("voc_mean", "completion_accuracy", "auroc", "auroc_vs_imposter", "imposter_scored_not_success",
                "auroc_vs_near_miss", "progress_mae", "stage_accuracy")
 
@@ -249,7 +249,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (step + 1) / 20)
-        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, True, device, colour=COLOUR_JITTER)
+        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATION, device)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", hop_mae=f"{metrics['hop_mae']:.3f}")
     model.eval()

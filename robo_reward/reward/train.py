@@ -35,7 +35,8 @@ class TrainConfig:
     image_size: int = field(default=96, metadata={"help": "model input size (frames are resized)"})
     label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
-    augment: bool = field(default=True, metadata={"help": "random shifts and brightness jitter"})
+    augment: str = field(default="basic", metadata={
+        "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | strong (+ affine warp, colour, contrast)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "random seed"})
@@ -57,22 +58,65 @@ class TrainConfig:
         return weights
 
 
-def augment(frames: torch.Tensor, rng: torch.Generator, pad: int = 4, colour: float = 0.0) -> torch.Tensor:
-    """DrQ-style random shift (replicate-pad then crop) + per-state brightness jitter, and per-channel
-    colour jitter of ±`colour` when > 0 (adaptation, where one demo must not be memorised), uint8 in/out."""
+@dataclass(frozen=True)
+class Augmentation:
+    """Per-state image augmentation: a random shift (replicate-pad then crop, DrQ) or, when `scale` or
+    `rotate_deg` is set, a random affine warp (a camera moved a few centimetres); brightness gain;
+    per-channel colour gain (lighting and object colours); contrast around each image's mean."""
+
+    shift_px: int = 4
+    brightness: float = 0.15
+    colour: float = 0.0
+    contrast: float = 0.0
+    scale: float = 0.0
+    rotate_deg: float = 0.0
+
+
+AUGMENTATIONS: dict[str, Augmentation | None] = {
+    "none": None,
+    "basic": Augmentation(),
+    "strong": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0),
+}
+
+
+def _uniform(shape: tuple[int, ...], rng: torch.Generator, half_width: float) -> torch.Tensor:
+    return (torch.rand(shape, generator=rng) - 0.5) * 2 * half_width
+
+
+def _shift(x: torch.Tensor, rng: torch.Generator, pad: int) -> torch.Tensor:
+    m, c, h, w = x.shape
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (m,), generator=rng)
+    dy = torch.randint(0, 2 * pad + 1, (m,), generator=rng)
+    rows = (torch.arange(h)[None, :] + dy[:, None])  # [M, H]
+    cols = (torch.arange(w)[None, :] + dx[:, None])
+    return x[torch.arange(m)[:, None, None, None], torch.arange(c)[None, :, None, None],
+             rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
+    m, _, h, w = x.shape
+    angle = torch.deg2rad(_uniform((m,), rng, aug.rotate_deg))
+    zoom = 1.0 + _uniform((m,), rng, aug.scale)
+    shift = _uniform((m, 2), rng, 2.0 * aug.shift_px / h)  # grid units: the image spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], -1), torch.stack([sin, cos, shift[:, 1]], -1)], 1)
+    grid = F.affine_grid(theta, [m, x.shape[1], h, w], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
+    """Augment a batch of states [N, V, H, W, C] (uint8 in and out): geometry per camera, photometry per
+    state (one lighting for all of a state's cameras)."""
     n, v, h, w, c = frames.shape
     x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
-    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (n * v,), generator=rng)
-    dy = torch.randint(0, 2 * pad + 1, (n * v,), generator=rng)
-    rows = (torch.arange(h)[None, :] + dy[:, None])  # [NV, H]
-    cols = (torch.arange(w)[None, :] + dx[:, None])
-    x = x[torch.arange(n * v)[:, None, None, None], torch.arange(c)[None, :, None, None],
-          rows[:, None, :, None], cols[:, None, None, :]]
-    gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, 1, generator=rng) - 0.5) * 2
-    x = x.view(n, v, c, h, w) * gain
-    if colour > 0:
-        x = x * (1.0 + colour * (torch.rand(n, 1, c, 1, 1, generator=rng) - 0.5) * 2)
+    x = _affine(x, rng, aug) if aug.scale > 0 or aug.rotate_deg > 0 else _shift(x, rng, aug.shift_px)
+    x = x.view(n, v, c, h, w) * (1.0 + _uniform((n, 1, 1, 1, 1), rng, aug.brightness))
+    if aug.colour > 0:
+        x = x * (1.0 + _uniform((n, 1, c, 1, 1), rng, aug.colour))
+    if aug.contrast > 0:
+        mean = x.mean(dim=(2, 3, 4), keepdim=True)
+        x = mean + (x - mean) * (1.0 + _uniform((n, v, 1, 1, 1), rng, aug.contrast))
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
@@ -93,10 +137,10 @@ def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tup
 
 
 def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimizer, gen: torch.Generator,
-               stage_weight: float, augment_frames: bool, device: torch.device, colour: float = 0.0) -> dict[str, float]:
+               stage_weight: float, aug: Augmentation | None, device: torch.device) -> dict[str, float]:
     """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1)."""
-    if augment_frames:
-        batch = replace(batch, frames=augment(batch.frames, gen, colour=colour))
+    if aug is not None:
+        batch = replace(batch, frames=augment(batch.frames, gen, aug))
     batch = batch.to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         loss, metrics = grm_loss(net, batch, stage_weight)
@@ -115,6 +159,8 @@ def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a GRM. Returns the final summary (also written to out/summary.json)."""
+    if cfg.augment not in AUGMENTATIONS:
+        raise ValueError(f"--augment {cfg.augment!r}: choose from {', '.join(AUGMENTATIONS)}")
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     if ddp:
@@ -178,7 +224,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                initial=start_step, total=cfg.steps)
     model.train()
     for step in bar:
-        metrics = train_step(net, sampler.sample(), opt, gen, cfg.stage_weight, cfg.augment, device)
+        metrics = train_step(net, sampler.sample(), opt, gen, cfg.stage_weight, AUGMENTATIONS[cfg.augment], device)
         sched.step()
         samples += cfg.batch_size
         if writer is not None and (step % 10 == 0 or step == cfg.steps - 1):

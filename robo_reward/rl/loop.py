@@ -160,13 +160,6 @@ def check_timestep(ts: TimeStep, spec, episode: int, step: int) -> TimeStep:
     return ts
 
 
-def state_index(cfg: RLConfig, names: tuple[str, ...], size: int) -> np.ndarray:
-    """Which robot-state entries the policy reads: all but joint velocities (`*.vel`) unless asked."""
-    if not names or cfg.velocities:
-        return np.arange(size)
-    return np.array([i for i, n in enumerate(names) if not n.endswith(".vel")])
-
-
 def observation(cfg: RLConfig, ts: TimeStep, reward: RewardSource, keep: np.ndarray | None = None) -> np.ndarray:
     state = ts.obs.state if keep is None else ts.obs.state[keep]
     extra = ts.info["privileged"] if cfg.obs == "privileged" else reward.embedding
@@ -189,7 +182,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     rng = np.random.default_rng(cfg.seed)
     ts = env.reset(cfg.seed * 100_000)
     reward.reset(ts)
-    keep = state_index(cfg, env.spec.state.names, len(ts.obs.state))
+    keep = env.spec.state.policy_index(cfg.velocities)
     obs_dim = len(observation(cfg, ts, reward, keep))
     act_dim = env.spec.action.dim
     learner = SAC(obs_dim, act_dim, sac_config(cfg), device, cfg.seed)

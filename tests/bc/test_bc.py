@@ -39,3 +39,27 @@ def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
                    BoxSpec(np.zeros(8), np.ones(8)))
     with pytest.raises(ValueError, match="--weighting must be one of"):
         BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, weighting="awr").validate()
+
+
+def test_bc_ensemble_and_state_selection(mixed_dataset, tiny_grm, tmp_path):
+    """Three members act with their mean chunk; joint velocities are left out of the input by default."""
+    import torch
+
+    from robo_reward.bc.policy import ChunkEnsemble, ChunkPolicy
+    from robo_reward.envs import make_env
+
+    root, _ = mixed_dataset
+    out = tmp_path / "ens"
+    train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, steps=5, batch_size=16, eval_episodes=0, ensemble=3),
+             progress=False)
+    saved = torch.load(out / "policy.pt")
+    names = make_env("pick-place").spec.state.names
+    assert saved["ensemble"] == 3 and [names[i] for i in saved["state_index"]] == [n for n in names if not n.endswith(".vel")]
+    members = [ChunkPolicy(saved["obs_dim"], saved["act_dim"], saved["chunk"]) for _ in range(3)]
+    policy = ChunkEnsemble(members)
+    policy.load_state_dict(saved["policy"])
+    obs = torch.randn(2, saved["obs_dim"])
+    assert torch.allclose(policy(obs), torch.stack([m(obs) for m in members]).mean(0))
+    assert not torch.allclose(members[0](obs), members[1](obs))  # own initialisation
+    with pytest.raises(ValueError, match="--ensemble must be >= 1"):
+        BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, ensemble=0).validate()

@@ -1,0 +1,49 @@
+"""Image augmentation presets of train-reward: shapes and dtype kept, the strong preset really warps
+and recolours, `basic` keeps its historical random stream (old runs stay reproducible)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from robo_reward.reward.train import AUGMENTATIONS, TrainConfig, augment, train
+
+
+def _frames(n=6, v=3, size=32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, v, size, size, 3), generator=g, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("name", ["basic", "strong"])
+def test_presets_keep_shape_and_dtype(name):
+    x = _frames()
+    y = augment(x, torch.Generator().manual_seed(1), AUGMENTATIONS[name])
+    assert y.shape == x.shape and y.dtype == torch.uint8
+    assert not torch.equal(x, y)
+
+
+def test_basic_matches_the_original_shift_and_brightness():
+    """The pre-preset implementation, inlined: same generator, same draws, same pixels."""
+    x = _frames()
+    n, v, h, w, c = x.shape
+    g = torch.Generator().manual_seed(3)
+    z = F.pad(x.flatten(0, 1).permute(0, 3, 1, 2).float(), (4, 4, 4, 4), mode="replicate")
+    dx = torch.randint(0, 9, (n * v,), generator=g)
+    dy = torch.randint(0, 9, (n * v,), generator=g)
+    z = torch.stack([z[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n * v)])
+    gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, 1, generator=g) - 0.5) * 2
+    want = (z.view(n, v, c, h, w) * gain).clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2)
+    assert torch.equal(augment(x, torch.Generator().manual_seed(3), AUGMENTATIONS["basic"]), want)
+
+
+def test_strong_warps_geometry():
+    """A bright square moves or changes size under the affine warp, not only in brightness."""
+    x = torch.zeros(8, 1, 32, 32, 3, dtype=torch.uint8)
+    x[:, :, 12:20, 12:20] = 200
+    y = augment(x, torch.Generator().manual_seed(0), AUGMENTATIONS["strong"])
+    masks = y[..., 0] > 50
+    assert len({tuple(m.nonzero().float().mean(0).round().tolist()) for m in masks.flatten(0, 1)}) > 1
+
+
+def test_unknown_preset_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="--augment 'heavy'"):
+        train(TrainConfig(data=("nowhere",), out=tmp_path, augment="heavy"), progress=False)
