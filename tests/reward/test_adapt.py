@@ -32,7 +32,7 @@ def test_adapt_improves_voc_on_held_out_episodes(tiny_grm, peg_sets, tmp_path):
     assert after["voc_mean"] > before["voc_mean"] + 0.1, (before["voc_mean"], after["voc_mean"])
     assert after["voc_mean"] > 0.5
     # stage labels index the model's own subtask vocabulary: the new task's stages are learned
-    assert after["stage_accuracy"] > max(0.6, before["stage_accuracy"] + 0.2)
+    assert after["stage_accuracy"] > max(0.6, before["stage_accuracy"] + 0.2), (before["stage_accuracy"], after["stage_accuracy"])
     # the new checkpoint knows the new task and its subtasks, and records where it came from
     model, tasks, meta = load_checkpoint(out / "last")
     text = tasks.texts[-1]
