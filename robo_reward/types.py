@@ -41,6 +41,10 @@ class BoxSpec:
         """Values in these bounds mapped to [-1, 1] (the policies' action space), float32."""
         return (2 * (np.asarray(x) - self.low) / (self.high - self.low) - 1).astype(np.float32)
 
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """A policy's [-1, 1] action in these bounds' units (the inverse of `to_unit`)."""
+        return self.low + (np.asarray(u) + 1) * 0.5 * (self.high - self.low)
+
     def contains(self, x: np.ndarray, atol: float = 1e-6) -> bool:
         return bool(np.all(x >= self.low - atol) and np.all(x <= self.high + atol))
 

@@ -35,9 +35,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--ensemble", type=int, default=1, help="bc --ensemble: clones acting with their mean chunk")
+    ap.add_argument("--velocities", action="store_true", help="bc --velocities: joint velocities in the input (the default before)")
     args = ap.parse_args()
     result: dict = {"git_revision": git_revision(), "command": " ".join(sys.argv), "model": str(args.model),
-                    "steps": args.steps, "eval_episodes": args.eval_episodes, "ensemble": args.ensemble, "tasks": {}}
+                    "steps": args.steps, "eval_episodes": args.eval_episodes, "ensemble": args.ensemble, "velocities": args.velocities, "tasks": {}}
     t0 = time.perf_counter()
     for spec in args.data:
         task, data = spec.split("=", 1)
@@ -53,7 +54,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 s = train_bc(BCConfig(data=Path(ds), out=args.workdir / task / f"{name}-{seed}", reward_model=args.model,
                                       weighting=weighting, steps=args.steps, eval_episodes=args.eval_episodes, seed=seed,
-                                      task=task, ensemble=args.ensemble))
+                                      task=task, ensemble=args.ensemble, velocities=args.velocities))
                 rates.append(s["success_rate"])
             runs[name] = {"success_rates": rates, "median": float(np.median(rates))}
             result["tasks"][task] = runs

@@ -13,6 +13,8 @@ def test_policy_index_drops_joint_velocities_unless_asked():
     assert BoxSpec(np.zeros(3), np.ones(3)).policy_index().tolist() == [0, 1, 2]  # unnamed: keep everything
 
 
-def test_to_unit_maps_bounds_to_minus_one_and_one():
+def test_to_unit_maps_bounds_to_minus_one_and_one_and_from_unit_inverts_it():
     spec = BoxSpec(np.array([0.0, -2.0]), np.array([4.0, 2.0]))
-    assert np.allclose(spec.to_unit(np.array([[0.0, -2.0], [4.0, 2.0], [2.0, 0.0]])), [[-1, -1], [1, 1], [0, 0]])
+    x = np.array([[0.0, -2.0], [4.0, 2.0], [2.0, 0.0], [1.0, 0.5]])
+    assert np.allclose(spec.to_unit(x[:3]), [[-1, -1], [1, 1], [0, 0]])
+    assert np.allclose(spec.from_unit(spec.to_unit(x)), x)

@@ -20,7 +20,7 @@ from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
-from robo_reward.types import BoxSpec
+from robo_reward.types import EnvSpec
 
 WEIGHTINGS = ("none", "rabc")
 
@@ -54,27 +54,32 @@ class BCData:
     obs: np.ndarray  # [N, obs_dim]
     chunks: np.ndarray  # [N, chunk, act_dim] normalised actions, repeated past the episode end
     index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
+    state_index: np.ndarray  # the robot-state entries in `obs` (BoxSpec.policy_index)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer, action: BoxSpec, keep: np.ndarray | None = None) -> BCData:
-    """Observations (the robot state's `keep` entries + frozen GRM features), action chunks, frame indices."""
+def build_data(cfg: BCConfig, scorer: Scorer, spec: EnvSpec) -> BCData:
+    """Observations (the robot state a policy reads + frozen GRM features), action chunks, frame indices;
+    every episode's state and action sizes checked against the simulator's first."""
     info = read_info(cfg.data)
+    keep = spec.state.policy_index(cfg.velocities)
     obs, chunks, index = [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
         ep = load_episode(cfg.data, ann.episode_index, scorer.cameras)
-        if ep.actions.shape[1] != action.dim:
-            raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {ep.actions.shape[1]}-d actions, the "
-                               f"simulator takes {action.dim}")
+        for what, have, want in (("actions", ep.actions.shape[1], spec.action.dim), ("states", ep.states.shape[1], spec.state.dim)):
+            if have != want:
+                raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {have}-d {what}, the simulator "
+                                   f"{spec.name} has {want}")
         frames = np.stack([ep.images[c] for c in scorer.cameras], axis=1)
         z = scorer.encode(frames).cpu().numpy()
-        obs.append(np.concatenate([ep.states if keep is None else ep.states[:, keep], z], axis=1))
-        a = action.to_unit(ep.actions)
+        obs.append(np.concatenate([ep.states[:, keep], z], axis=1))
+        a = spec.action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
         index.append(offset + np.arange(ep.length))
         offset += ep.length
-    return BCData(np.concatenate(obs).astype(np.float32), np.concatenate(chunks).astype(np.float32), np.concatenate(index))
+    return BCData(np.concatenate(obs).astype(np.float32), np.concatenate(chunks).astype(np.float32), np.concatenate(index),
+                  keep)
 
 
 def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
@@ -86,8 +91,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     scorer = Scorer(model, tasks)
     env = make_env(task, SimConfig(image_size=read_info(cfg.data).frame_shape[scorer.cameras[0]][0], cameras=scorer.cameras))
     act_dim = env.spec.action.dim
-    keep = env.spec.state.policy_index(cfg.velocities)
-    data = build_data(cfg, scorer, env.spec.action, keep)
+    data = build_data(cfg, scorer, env.spec)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
         if cfg.progress is not None:
@@ -119,12 +123,12 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         opt.step()
     loss = loss / cfg.ensemble
     torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk,
-                "ensemble": cfg.ensemble, "state_index": keep.tolist()}, out / "policy.pt")
+                "ensemble": cfg.ensemble, "state_index": data.state_index.tolist()}, out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
                "zero_weight_share": float((weights == 0).mean()), "final_loss": float(loss.detach()),
                "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
     if cfg.eval_episodes:
-        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out, keep))
+        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out, data.state_index))
     env.close()
     write_json(out / "summary.json", {**run_record(cfg), **summary})
     return summary
@@ -136,7 +140,6 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer, task_text: str, 
     from robo_reward.viz.video import annotate_frame, write_video
 
     stream = StreamingScorer(scorer, task_text)
-    low, high = env.spec.action.low, env.spec.action.high
     successes, frames = [], []
     for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):
         ts = env.reset(500_000 + k)
@@ -150,7 +153,7 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer, task_text: str, 
                 break
             obs = np.concatenate([ts.obs.state[keep], stream.last_embedding]).astype(np.float32)
             a = policy.act(obs)
-            ts = env.step(low + (a + 1) * 0.5 * (high - low))
+            ts = env.step(env.spec.action.from_unit(a))
         successes.append(bool(ts.info["success"]))
     write_video(frames, out / "eval_episode_0.mp4", env.spec.control_hz)
     return {"success_rate": float(np.mean(successes)), "eval_episodes": len(successes)}

@@ -13,7 +13,7 @@ import torch
 
 from robo_reward.rl.loop import RewardSource, RLConfig, observation, sac_config
 from robo_reward.rl.sac import SAC
-from robo_reward.types import Observation, TimeStep
+from robo_reward.types import BoxSpec, Observation, TimeStep
 
 
 def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
@@ -40,7 +40,7 @@ class RLPolicy:
         if self.cfg.obs == "privileged":
             raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
                              "(train with --obs state+grm --reward grm:<dir>)")
-        self.low, self.high = np.array(record["action_low"]), np.array(record["action_high"])
+        self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
         self.obs_dim, self.act_dim = int(record["obs_dim"]), int(record["act_dim"])
         self.device = self.learner.device
         self.keep = None if record.get("state_index") is None else np.array(record["state_index"])  # older runs: all
@@ -63,4 +63,4 @@ class RLPolicy:
         if obs.shape != (self.obs_dim,):
             raise ValueError(f"observation has {obs.shape[0]} values, the policy was trained on {self.obs_dim}")
         a = self.learner.act(obs, deterministic=True)
-        return self.low + (np.clip(a, -1, 1) + 1) * 0.5 * (self.high - self.low)
+        return self.action.from_unit(np.clip(a, -1, 1))

@@ -31,7 +31,6 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
     """Deterministic episodes EVAL_SEED + k; returns per-episode rows and the success rate."""
     from robo_reward.viz.video import annotate_frame, write_video
 
-    low, high = env.spec.action.low, env.spec.action.high
     rows = []
     for k in tqdm(range(episodes), desc="eval-policy", disable=not progress):
         ts = env.reset(EVAL_SEED + k)
@@ -42,7 +41,7 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
                 frames.append(annotate_frame(list(ts.obs.images.values()), [f"{env.spec.task_text}",
                                              f"step {ts.info['step']}  progress {phi:.2f}  success {ts.info['success']}"]))
             a = learner.act(observation(cfg, ts, reward, keep), deterministic=True)
-            ts = env.step(low + (a + 1) * 0.5 * (high - low))
+            ts = env.step(env.spec.action.from_unit(a))
             _, phi, _, _ = reward.step(phi, ts)
         rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info["success"]), "length": int(ts.info["step"]),
                      "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": phi})

@@ -215,7 +215,6 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                                                    state_index=keep.tolist(),
                                                    action_low=env.spec.action.low.tolist(),
                                                    action_high=env.spec.action.high.tolist()))
-    low, high = env.spec.action.low, env.spec.action.high
     bar = tqdm(range(start_ep, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=start_ep, total=cfg.episodes)
     try:
         for ep in bar:
@@ -232,7 +231,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 random_warmup = total_steps < cfg.warmup_steps and not cfg.bc_init_steps
                 a = rng.uniform(-1, 1, act_dim).astype(np.float32) if random_warmup else learner.act(obs)
                 t1 = time.perf_counter()
-                ts = check_timestep(env.step(low + (a + 1) * 0.5 * (high - low)), env.spec, ep, stats["length"] + 1)
+                ts = check_timestep(env.step(env.spec.action.from_unit(a)), env.spec, ep, stats["length"] + 1)
                 t2 = time.perf_counter()
                 r, phi, gold, shaping = reward.step(phi, ts)
                 phi_max = max(phi_max, phi)

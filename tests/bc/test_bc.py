@@ -28,15 +28,21 @@ def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
     with pytest.raises(KeyError, match="does not cover this dataset's frames"):
         train_bc(BCConfig(data=root, out=tmp_path / "a", reward_model=tiny_grm, weighting="rabc", progress=short,
                           steps=1, eval_episodes=0), progress=False)
+    import dataclasses
+
     from robo_reward.bc.train import build_data
+    from robo_reward.envs import make_env
     from robo_reward.reward.checkpoint import load_checkpoint
     from robo_reward.reward.infer import Scorer
     from robo_reward.types import BoxSpec
 
     model, tasks, _ = load_checkpoint(tiny_grm)
-    with pytest.raises(DatasetError, match="has 4-d actions, the simulator takes 8"):
-        build_data(BCConfig(data=root, out=tmp_path / "b", reward_model=tiny_grm), Scorer(model, tasks),
-                   BoxSpec(np.zeros(8), np.ones(8)))
+    spec = make_env("pick-place").spec
+    cfg = BCConfig(data=root, out=tmp_path / "b", reward_model=tiny_grm)
+    with pytest.raises(DatasetError, match="episode 0 has 4-d actions, the simulator pick-place has 8"):
+        build_data(cfg, Scorer(model, tasks), dataclasses.replace(spec, action=BoxSpec(np.zeros(8), np.ones(8))))
+    with pytest.raises(DatasetError, match="episode 0 has 18-d states, the simulator pick-place has 11"):
+        build_data(cfg, Scorer(model, tasks), dataclasses.replace(spec, state=BoxSpec(np.zeros(11), np.ones(11))))
     with pytest.raises(ValueError, match="--weighting must be one of"):
         BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, weighting="awr").validate()
 
