@@ -77,6 +77,29 @@ def test_failure_modes_produce_their_outcome(task):
         env.close()
 
 
+@pytest.mark.parametrize("task,obj", [("peg-insert", "peg"), ("drawer-stow", "cube"), ("pick-place", "cube")])
+def test_lifted_object_stays_in_the_hand(task, obj):
+    """A stalled robot holding its object aloft keeps it: the object neither falls nor creeps down
+    between the pads (a too-hard pad contact once let the peg slide ~0.7 mm per step and drop)."""
+    env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+    sim = env.sim
+    try:
+        for seed in (100000, 100001):
+            ts = env.reset(seed)
+            expert = env.expert("stall")
+            first = None
+            while not ts.done:
+                ts = env.step(expert.act(ts))
+                if first is None and sim.grasped(obj) and sim.body_pos(obj)[2] > 0.1:
+                    first = sim.body_pos(obj)[2] - sim.tcp_pos[2]
+            assert first is not None, f"{task} seed {seed}: the stall never lifted the {obj}"
+            assert sim.grasped(obj), f"{task} seed {seed}: the {obj} fell out of the gripper"
+            creep = first - (sim.body_pos(obj)[2] - sim.tcp_pos[2])
+            assert creep < 0.012, f"{task} seed {seed}: the {obj} crept {creep * 1000:.1f} mm down the pads"
+    finally:
+        env.close()
+
+
 def test_joint_position_control_tracks_targets():
     env = make_env("pick-place", SimConfig(control="joint", image_size=32, cameras=("front",)))
     try:
