@@ -100,6 +100,27 @@ def test_lifted_object_stays_in_the_hand(task, obj):
         env.close()
 
 
+def test_peg_near_misses_jam_in_the_hole_or_rest_on_the_rim():
+    """peg-insert near misses come in two kinds, both partial: the peg jammed part-way down the hole
+    (an almost-success a policy produces) and the peg resting on the rim."""
+    env = make_env("peg-insert", SimConfig(image_size=32, cameras=("front",)))
+    kinds = set()
+    try:
+        for seed in range(300, 310):
+            ts = run_episode(env, "near_miss", seed)
+            assert not ts.info["success"] and ts.info["subtasks_completed"] == 3, f"seed {seed}"
+            off = env.task._hole_offset(env.sim)
+            depth, xy = -off[2], np.linalg.norm(off[:2])
+            assert depth < 0.025 - 0.004, f"seed {seed}: a near miss {depth * 1000:.1f} mm deep is almost seated"
+            if depth > 0.005 and xy < 0.004:
+                kinds.add("jam")
+            elif depth < 0.002 and xy > 0.008:
+                kinds.add("rim")
+    finally:
+        env.close()
+    assert kinds == {"jam", "rim"}, kinds
+
+
 def test_joint_position_control_tracks_targets():
     env = make_env("pick-place", SimConfig(control="joint", image_size=32, cameras=("front",)))
     try:

@@ -86,19 +86,22 @@ class PegInsert(Task):
         if mode in ("miss_grasp", "stall"):
             yield from mv.wander(CLOSE, 200)
             return
+        # half the near misses jam part-way down the hole, the other half land on the rim
+        jam = mode == "near_miss" and rng.random() < 0.5
+        rim = mode == "near_miss" and not jam
         xy_error = np.zeros(3)
-        if mode == "near_miss":  # misaligned by millimetres: the peg lands on the hole's rim
+        if rim:  # misaligned by millimetres: the peg lands on the hole's rim
             angle = rng.uniform(0, 2 * np.pi)
             xy_error = np.array([np.cos(angle), np.sin(angle), 0.0]) * rng.uniform(0.009, 0.011)
         nominal = np.array([0.0, 0.0, 2 * PEG_HALF_HEIGHT - GRASP_BELOW_TOP])
-        if mode == "near_miss":  # aims once from where the peg sits now and never corrects
+        if rim:  # aims once from where the peg sits now and never corrects
             nominal = sim.tcp_pos - self._peg_bottom(sim)
 
         def tcp_for(height: float) -> Callable[[], np.ndarray]:
             """TCP goal that puts the peg bottom `height` above the hole mouth, correcting for where
             the peg actually sits in the hand (the imposter has no peg: nominal offset)."""
             def goal() -> np.ndarray:
-                in_hand = nominal if mode in ("imposter", "near_miss") else sim.tcp_pos - self._peg_bottom(sim)
+                in_hand = nominal if mode == "imposter" or rim else sim.tcp_pos - self._peg_bottom(sim)
                 return hole + xy_error + in_hand + np.array([0.0, 0.0, height])
             return goal
 
@@ -111,8 +114,13 @@ class PegInsert(Task):
         yield from mv.goto(tcp_for(0.03), CLOSE, tol=0.01)
         mv.speed, mv.noise = 0.3, 0.0
         yield from mv.goto(tcp_for(0.01), CLOSE, tol=0.0015, max_steps=20)  # fine alignment at the mouth
-        if mode == "near_miss":  # presses on the rim and gives up, still holding the peg
+        if rim:  # presses on the rim and gives up, still holding the peg
             yield from mv.goto(tcp_for(0.0), CLOSE, tol=0.003, max_steps=10)
+            yield from mv.hold(CLOSE, 200)
+            return
+        if jam:  # enters the hole but stops 6-14 mm down (seated is 25 mm), still holding the peg: a hard
+            # negative that looks almost like success (RL policies produce it; the GRM once scored it >= 0.95)
+            yield from mv.goto(tcp_for(-rng.uniform(0.006, 0.014)), CLOSE, tol=0.002, max_steps=30)
             yield from mv.hold(CLOSE, 200)
             return
         yield from mv.goto(tcp_for(-INSERT_DEPTH - 0.008), CLOSE, tol=0.003, max_steps=30)
