@@ -31,13 +31,15 @@ def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
     import dataclasses
 
     from robo_reward.bc.train import build_data
-    from robo_reward.envs import make_env
+    from robo_reward.envs import SimConfig, make_env
     from robo_reward.reward.checkpoint import load_checkpoint
     from robo_reward.reward.infer import Scorer
     from robo_reward.types import BoxSpec
 
     model, tasks, _ = load_checkpoint(tiny_grm)
-    spec = make_env("pick-place").spec
+    env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
+    spec = env.spec
+    env.close()
     cfg = BCConfig(data=root, out=tmp_path / "b", reward_model=tiny_grm)
     with pytest.raises(DatasetError, match="episode 0 has 4-d actions, the simulator pick-place has 8"):
         build_data(cfg, Scorer(model, tasks), dataclasses.replace(spec, action=BoxSpec(np.zeros(8), np.ones(8))))
