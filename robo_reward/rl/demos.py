@@ -17,23 +17,33 @@ ACTION_TOLERANCE = 1e-3  # of the normalised range: recorded actions may sit on 
 
 
 def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[TimeStep], np.ndarray],
-                   demos: ReplayBuffer) -> int:
-    """The env's scripted expert from seeds 10^7 + 1000·seed + k; returns the transitions added."""
-    added = 0
+                   demos: ReplayBuffer, noise: float = 0.0) -> np.ndarray:
+    """The env's scripted expert from seeds 10^7 + 1000·seed + k; returns the expert's own actions
+    (policy space) for the transitions added, the labels behaviour cloning should copy.
+
+    With `noise` > 0 the executed action is the expert's plus Gaussian noise on the motion dims
+    (DART, Laskey et al. 2017): the closed-loop expert then shows how to recover from the small
+    errors a clone makes, while the buffer keeps the executed action so the critic's transitions
+    stay true."""
+    rng = np.random.default_rng(10_000_000 + seed)
+    labels = []
     for k in range(episodes):
         ts = env.reset(10_000_000 + seed * 1000 + k)
         phi = reward.reset(ts)
         expert = env.expert("expert")
         obs = observe(ts)
         while not ts.done:
-            act = expert.act(ts)
-            ts = env.step(act)
+            clean = env.spec.action.to_unit(expert.act(ts))
+            act = clean.copy()
+            if noise > 0:
+                act[:-1] = np.clip(act[:-1] + rng.normal(0.0, noise, len(act) - 1), -1.0, 1.0)  # the gripper stays clean
+            ts = env.step(env.spec.action.from_unit(act))
             r, phi, _, _ = reward.step(phi, ts)
             next_obs = observe(ts)
-            demos.add(obs, env.spec.action.to_unit(act), r, next_obs, ts.terminated)
+            demos.add(obs, act, r, next_obs, ts.terminated)
+            labels.append(clean)
             obs = next_obs
-            added += 1
-    return added
+    return np.asarray(labels, np.float32).reshape(-1, env.spec.action.dim)
 
 
 def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:

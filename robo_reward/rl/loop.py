@@ -34,6 +34,7 @@ class RLConfig:
     shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
     obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
+    demo_noise: float = field(default=0.0, metadata={"help": "DART: Gaussian noise (policy units) on the scripted expert's executed motion; clones copy the clean action"})
     demos: Path | None = field(default=None, metadata={"help": "LeRobot dataset whose successful episodes fill the demonstration buffer (instead of --demo-episodes; needs --obs state+grm)"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy: cloning 20 pick-place demos fell from 80% to 47% with them)"})
     gamma: float = field(default=SACConfig.gamma, metadata={"help": "discount, shared by critic and shaping"})
@@ -79,6 +80,8 @@ class RLConfig:
             raise ValueError("choose one of --ibrl and --residual")
         if self.demos is not None and self.demo_episodes:
             raise ValueError("choose one of --demos (a dataset) and --demo-episodes (the scripted expert)")
+        if self.demo_noise < 0 or (self.demo_noise > 0 and not self.demo_episodes):
+            raise ValueError(f"--demo-noise must be >= 0 and needs --demo-episodes (the scripted expert), got {self.demo_noise}")
         if self.demos is not None and self.obs != "state+grm":
             raise ValueError("--demos needs --obs state+grm: a recorded dataset has no privileged simulator state")
         if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not (self.demo_episodes or self.demos):
@@ -205,16 +208,18 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             def observe(step: TimeStep) -> np.ndarray:
                 return observation(cfg, step, reward, keep)
 
+            labels = None
             if cfg.demos is not None:
                 source = dataset_demos(Path(cfg.demos), env.spec, reward.cameras, reward, observe, demos)
             else:
-                source = {"scripted_demo_episodes": cfg.demo_episodes}
-                scripted_demos(env, cfg.demo_episodes, cfg.seed, reward, observe, demos)
-            _pretrain(learner, demos, cfg, rng, device, out, source)
+                source = {"scripted_demo_episodes": cfg.demo_episodes, "demo_noise": cfg.demo_noise}
+                labels = scripted_demos(env, cfg.demo_episodes, cfg.seed, reward, observe, demos, cfg.demo_noise)
+            _pretrain(learner, demos, cfg, rng, device, out, source, labels)
         write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
                                                    state_index=keep.tolist(),
                                                    action_low=env.spec.action.low.tolist(),
                                                    action_high=env.spec.action.high.tolist()))
+        _save(ckpt, learner, online, demos, 0, 0, rng)  # a BC-only run (--episodes 0) can be evaluated and deployed
     bar = tqdm(range(start_ep, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=start_ep, total=cfg.episodes)
     try:
         for ep in bar:
@@ -303,14 +308,16 @@ def demo_capacity(cfg: RLConfig) -> int:
 
 
 def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Generator, device: torch.device,
-              out: Path, source: dict) -> None:
-    """Observation statistics from the demos, then BC of the actor, then critic updates on the demos
-    that evaluate that actor without changing it (an untrained critic would pull it off the demos)."""
+              out: Path, source: dict, labels: np.ndarray | None = None) -> None:
+    """Observation statistics from the demos, then BC of the actor (on `labels` when the executed
+    actions were noisy, else on the buffer's actions), then critic updates on the demos that evaluate
+    that actor without changing it (an untrained critic would pull it off the demos)."""
     obs = demos.obs[: demos.size]
     learner.set_normalization(obs)
     record: dict[str, float] = {}
     if cfg.bc_init_steps:
-        record["bc_mse"] = learner.pretrain_bc(obs, demos.action[: demos.size], cfg.bc_init_steps, cfg.batch_size)
+        target = demos.action[: demos.size] if labels is None else labels
+        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.bc_init_steps, cfg.batch_size)
         if cfg.ibrl or cfg.residual > 0:
             learner.freeze_bc_actor()
     for _ in range(cfg.critic_pretrain_steps):

@@ -63,3 +63,45 @@ def test_demos_flag_combinations():
     with pytest.raises(ValueError, match="--demos needs --obs state"):
         RLConfig(task="pick-place", out="x", demos="d").validate()
     RLConfig(task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", bc_init_steps=10, env="ros").validate()
+
+
+def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
+    """--demo-noise: the buffer holds what was executed (true transitions for the critic), the labels
+    what the closed-loop expert commanded; the gripper is never perturbed; noise 0 changes nothing."""
+    from robo_reward.rl.demos import scripted_demos
+    from robo_reward.rl.loop import RewardSource
+    from robo_reward.rl.replay import ReplayBuffer
+
+    cfg = RLConfig(task="pick-place", out="x", demo_episodes=1)
+    env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
+    try:
+        reward = RewardSource(cfg, env.spec.task_text, None)
+        runs = {}
+        for noise in (0.0, 0.2):
+            buf = ReplayBuffer(500, env.spec.state.dim, env.spec.action.dim)
+            labels = scripted_demos(env, 1, 0, reward, lambda ts: ts.obs.state, buf, noise)
+            runs[noise] = (buf, labels)
+    finally:
+        env.close()
+    clean_buf, clean_labels = runs[0.0]
+    np.testing.assert_array_equal(clean_labels, clean_buf.action[: clean_buf.size])
+    buf, labels = runs[0.2]
+    assert labels.shape == (buf.size, env.spec.action.dim)
+    executed = buf.action[: buf.size]
+    np.testing.assert_array_equal(labels[:, -1], executed[:, -1])
+    noise = executed[:, :-1] - labels[:, :-1]
+    assert 0.1 < noise[np.abs(executed[:, :-1]) < 0.99].std() < 0.3  # unclipped entries carry the N(0, 0.2) noise
+    with pytest.raises(ValueError, match="--demo-noise must be >= 0 and needs --demo-episodes"):
+        RLConfig(task="pick-place", out="x", demo_noise=0.1).validate()
+
+
+def test_a_behaviour_cloning_only_run_can_be_evaluated(tmp_path):
+    """`rl --episodes 0` (clones of the demos, no online phase) leaves a checkpoint eval-policy loads."""
+    from robo_reward.cli import main
+
+    run = tmp_path / "bc"
+    run_rl(RLConfig(task="pick-place", out=run, episodes=0, demo_episodes=1, demo_noise=0.1, bc_init_steps=20,
+                    residual=0.05, **FAST), progress=False)
+    assert json.loads((run / "pretrain.json").read_text())["demo_noise"] == 0.1
+    assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "0"]) == 0
+    assert len(json.loads((tmp_path / "ev" / "eval.json").read_text())["rows"]) == 1
