@@ -15,6 +15,7 @@ from robo_reward.reward.model import GRM, as_numpy
 
 PERSPECTIVES = ("incremental", "forward", "backward", "fused")
 CONSISTENCY_ALPHA = 20.0
+CONSISTENCY_EPS = 1e-3
 
 
 @dataclass
@@ -41,15 +42,16 @@ def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.
 FUSIONS = ("consistency", "mean")
 
 
-def consistency_step(prev: float, phi_f: float, phi_b: float, d_inc: float) -> float:
+def consistency_step(prev: float, phi_f: float, phi_b: float, d_inc: float, eps: float = CONSISTENCY_EPS) -> float:
     """Φ*_t = Φ*_{t-1} + (w/2)(Φ̄ - Φ*_{t-1} + ΔΦ_I), w = exp(-α Δ²), Δ = |Φ_B - Φ_F| / (Φ̄ + ε):
     moves toward the anchored estimates only as far as they agree with each other."""
     bar = (phi_f + phi_b) / 2.0
-    w = float(np.exp(-CONSISTENCY_ALPHA * (abs(phi_b - phi_f) / (bar + 1e-3)) ** 2))
+    w = float(np.exp(-CONSISTENCY_ALPHA * (abs(phi_b - phi_f) / (bar + eps)) ** 2))
     return float(np.clip(prev + (w / 2.0) * (bar - prev + d_inc), 0.0, 1.0))
 
 
-def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, fusion: str = "consistency") -> np.ndarray:
+def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, fusion: str = "consistency",
+         eps: float = CONSISTENCY_EPS) -> np.ndarray:
     """`mean`: Φ* = (Φ_I + Φ_F + Φ_B) / 3. `consistency`: Robo-Dopamine's conservative update,
     started at the anchored mean of the first frame (the default: incremental drift cannot make a
     stalled robot look finished)."""
@@ -61,7 +63,7 @@ def fuse(phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray, fusion: str = 
     out = np.zeros(len(phi_i))
     out[0] = (phi_f[0] + phi_b[0]) / 2.0
     for t in range(1, len(phi_i)):
-        out[t] = consistency_step(out[t - 1], phi_f[t], phi_b[t], phi_i[t] - phi_i[t - 1])
+        out[t] = consistency_step(out[t - 1], phi_f[t], phi_b[t], phi_i[t] - phi_i[t - 1], eps)
     return np.clip(out, 0.0, 1.0)
 
 
