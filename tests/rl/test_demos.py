@@ -105,3 +105,17 @@ def test_a_behaviour_cloning_only_run_can_be_evaluated(tmp_path):
     assert json.loads((run / "pretrain.json").read_text())["demo_noise"] == 0.1
     assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "0"]) == 0
     assert len(json.loads((tmp_path / "ev" / "eval.json").read_text())["rows"]) == 1
+
+
+def test_eval_policy_names_a_run_whose_observation_no_longer_matches(tmp_path, capsys):
+    """A run trained when the task's privileged state was shorter: a clear error, not a matmul failure."""
+    from robo_reward.cli import main
+
+    run = tmp_path / "bc"
+    run_rl(RLConfig(task="pick-place", out=run, episodes=0, demo_episodes=1, bc_init_steps=5, residual=0.05, **FAST),
+           progress=False)
+    record = json.loads((run / "config.json").read_text())
+    record["config"]["task"] = "peg-insert"  # same robot state, a longer privileged vector
+    (run / "config.json").write_text(json.dumps(record))
+    assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "0"]) == 2
+    assert "trained on 18 observation values, the peg-insert environment now gives" in capsys.readouterr().err
