@@ -345,6 +345,11 @@ def summarize_run(out: Path) -> dict:
     success = np.array([r["success"] for r in rows], dtype=float)
     returns = np.array([r["return"] for r in rows], dtype=float)
     fooled = np.array([r.get("model_success", False) and not r["success"] for r in rows], dtype=float)
+    # the stricter reading: the episode *ends* in a state the model calls done and the simulator does not
+    # (a touch of Φ >= 1 - δ on the way pays nothing under PBRS, which telescopes; ending there is what a
+    # policy that learned to fool the model would do)
+    fooled_at_end = np.array([r.get("model_success", False) and not r["success"] and r["final_progress"] >= 1.0 - DEFAULT_DELTA
+                              for r in rows], dtype=float)
     final = success[-FINAL_WINDOW:]
     final_rate = float(final.mean()) if len(final) else 0.0
     summary = {"episodes": len(rows), "success_rate_final": final_rate,
@@ -353,6 +358,7 @@ def summarize_run(out: Path) -> dict:
                "episodes_to_80pct_success": episodes_to(success, 0.8),
                "episodes_to_80pct_of_final": episodes_to(success, 0.8 * final_rate) if final_rate > 0 else None,
                "reward_hacking_rate": float(fooled.mean()) if len(fooled) else 0.0,
+               "reward_hacking_rate_at_end": float(fooled_at_end.mean()) if len(fooled_at_end) else 0.0,
                "return_success_correlation": _corr(returns, success),
                "mean_step_ms": {k: 1e3 * float(np.sum([r[k] for r in rows]) / max(1, sum(r["length"] for r in rows)))
                                 for k in ("policy_s", "env_s", "reward_s", "update_s")}}

@@ -268,3 +268,17 @@ def test_bad_env_output_is_named_before_it_is_learned_from():
         check_timestep(ts([0.0, np.nan]), spec, 0, 1)
     with pytest.raises(ValueError, match="non-finite reward"):
         check_timestep(ts([0.0, 0.0], reward=np.inf), spec, 0, 1)
+
+
+def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
+    """reward_hacking_rate: Φ touched 1 - δ without simulator success; _at_end: the episode also ended there."""
+    from robo_reward.rl.loop import summarize_run
+
+    base = {"return": 0.0, "length": 10, "policy_s": 0.0, "env_s": 0.0, "reward_s": 0.0, "update_s": 0.0}
+    rows = [{**base, "episode": 0, "success": False, "model_success": True, "final_progress": 0.97},  # ends fooled
+            {**base, "episode": 1, "success": False, "model_success": True, "final_progress": 0.40},  # a touch
+            {**base, "episode": 2, "success": True, "model_success": True, "final_progress": 0.99},   # true success
+            {**base, "episode": 3, "success": False, "model_success": False, "final_progress": 0.20}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize_run(tmp_path)
+    assert summary["reward_hacking_rate"] == 0.5 and summary["reward_hacking_rate_at_end"] == 0.25
