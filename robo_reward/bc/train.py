@@ -20,7 +20,7 @@ from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
-from robo_reward.types import EnvSpec
+from robo_reward.types import OUTCOMES, EnvSpec
 
 WEIGHTINGS = ("none", "rabc")
 
@@ -55,6 +55,7 @@ class BCData:
     chunks: np.ndarray  # [N, chunk, act_dim] normalised actions, repeated past the episode end
     index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
     state_index: np.ndarray  # the robot-state entries in `obs` (BoxSpec.policy_index)
+    outcome: np.ndarray  # [N] the outcome of each frame's episode (success / partial / failure)
 
 
 def build_data(cfg: BCConfig, scorer: Scorer, spec: EnvSpec) -> BCData:
@@ -62,7 +63,7 @@ def build_data(cfg: BCConfig, scorer: Scorer, spec: EnvSpec) -> BCData:
     every episode's state and action sizes checked against the simulator's first."""
     info = read_info(cfg.data)
     keep = spec.state.policy_index(cfg.velocities)
-    obs, chunks, index = [], [], []
+    obs, chunks, index, outcome = [], [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
         ep = load_episode(cfg.data, ann.episode_index, scorer.cameras)
@@ -77,9 +78,10 @@ def build_data(cfg: BCConfig, scorer: Scorer, spec: EnvSpec) -> BCData:
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
         index.append(offset + np.arange(ep.length))
+        outcome.append(np.full(ep.length, ann.outcome))
         offset += ep.length
     return BCData(np.concatenate(obs).astype(np.float32), np.concatenate(chunks).astype(np.float32), np.concatenate(index),
-                  keep)
+                  keep, np.concatenate(outcome))
 
 
 def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
@@ -125,7 +127,10 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk,
                 "ensemble": cfg.ensemble, "state_index": data.state_index.tolist()}, out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
-               "zero_weight_share": float((weights == 0).mean()), "final_loss": float(loss.detach()),
+               "zero_weight_share": float((weights == 0).mean()),
+               # how much of the loss each kind of episode carries: what the weighting actually removed
+               "loss_share_by_outcome": {o: float(weights[data.outcome == o].sum() / max(weights.sum(), 1e-12)) for o in OUTCOMES},
+               "final_loss": float(loss.detach()),
                "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
     if cfg.eval_episodes:
         summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out, data.state_index))

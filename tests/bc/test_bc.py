@@ -19,6 +19,8 @@ def test_tiny_bc_runs_both_weightings(mixed_dataset, tiny_grm, tmp_path):
         saved = json.loads((out / "summary.json").read_text())
         assert saved["weighting"] == weighting
     assert 0.0 < s["mean_weight"] <= 1.0
+    shares = s["loss_share_by_outcome"]  # every frame's weight is counted under its episode's outcome
+    assert abs(sum(shares.values()) - 1.0) < 1e-9 and shares["success"] > 0.0
 
 
 def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
