@@ -22,9 +22,10 @@ def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[Tim
     (policy space) for the transitions added, the labels behaviour cloning should copy.
 
     With `noise` > 0 the executed action is the expert's plus Gaussian noise on the motion dims
-    (DART, Laskey et al. 2017): the closed-loop expert then shows how to recover from the small
-    errors a clone makes, while the buffer keeps the executed action so the critic's transitions
-    stay true."""
+    (DART, Laskey et al. 2017): a closed-loop expert then shows how to recover from the small errors
+    a clone makes, while the buffer keeps the executed action so the critic's transitions stay true.
+    (The suite's experts are closed-loop only within each phase; measured on peg-insert, it did not
+    help: docs/BENCHMARKS.md.)"""
     rng = np.random.default_rng(10_000_000 + seed)
     labels = []
     for k in range(episodes):

@@ -35,10 +35,10 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
     for k in tqdm(range(episodes), desc="eval-policy", disable=not progress):
         ts = env.reset(EVAL_SEED + k)
         phi = reward.reset(ts)
-        if k == 0 and len(observation(cfg, ts, reward, keep)) != learner.obs_dim:
+        if k == 0 and (have := len(observation(cfg, ts, reward, keep))) != learner.obs_dim:
             raise ValueError(f"{cfg.out}: the policy was trained on {learner.obs_dim} observation values, the "
-                             f"{cfg.task} environment now gives {len(observation(cfg, ts, reward, keep))} (its "
-                             "observation changed since this run was trained: retrain it)")
+                             f"{cfg.task} environment now gives {have} (its observation changed since this run "
+                             "was trained: retrain it)")
         frames = []
         while not ts.done:
             if k < videos:
