@@ -41,6 +41,7 @@ def main() -> None:
                 rows[name].append(episode_row(ep_idx, ep, {**base, "fused": fuse(pr.incremental, pr.forward, pr.backward, fusion, eps)}, names))
         summary = {name: summarize(r) for name, r in rows.items()}
         result["sets"][str(data)] = {
+            # the three perspectives are the same curves under every variant: read them from any one
             "perspectives": {p: round(summary["mean"][p]["completion_accuracy"], 3) for p in ("incremental", "forward", "backward")},
             "fused": {name: {"completion_accuracy": round(s["completion_accuracy"], 3), "auroc": s["auroc"] and round(s["auroc"], 3)}
                       for name, s in summary.items()},

@@ -348,8 +348,7 @@ def summarize_run(out: Path) -> dict:
     # the stricter reading: the episode *ends* in a state the model calls done and the simulator does not
     # (a touch of Φ >= 1 - δ on the way pays nothing under PBRS, which telescopes; ending there is what a
     # policy that learned to fool the model would do)
-    fooled_at_end = np.array([r.get("model_success", False) and not r["success"] and r["final_progress"] >= 1.0 - DEFAULT_DELTA
-                              for r in rows], dtype=float)
+    fooled_at_end = np.array([not r["success"] and r["final_progress"] >= 1.0 - DEFAULT_DELTA for r in rows], dtype=float)
     final = success[-FINAL_WINDOW:]
     final_rate = float(final.mean()) if len(final) else 0.0
     summary = {"episodes": len(rows), "success_rate_final": final_rate,

@@ -5,14 +5,15 @@ import pandas as pd
 import pytest
 
 from robo_reward.bc.train import BCConfig, train_bc
-from robo_reward.data.lerobot_io import DatasetError
+from robo_reward.data.lerobot_io import DatasetError, read_info
 
 
 def test_tiny_bc_runs_both_weightings(mixed_dataset, tiny_grm, tmp_path):
     root, _ = mixed_dataset
+    summaries = {}
     for weighting in ("none", "rabc"):
         out = tmp_path / weighting
-        s = train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, weighting=weighting, steps=30,
+        s = summaries[weighting] = train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, weighting=weighting, steps=30,
                               batch_size=32, eval_episodes=1), progress=False)
         assert 0.0 <= s["success_rate"] <= 1.0 and s["eval_episodes"] == 1
         assert (out / "policy.pt").exists() and (out / "eval_episode_0.mp4").exists()
@@ -21,6 +22,10 @@ def test_tiny_bc_runs_both_weightings(mixed_dataset, tiny_grm, tmp_path):
     assert 0.0 < s["mean_weight"] <= 1.0
     shares = s["loss_share_by_outcome"]  # every frame's weight is counted under its episode's outcome
     assert abs(sum(shares.values()) - 1.0) < 1e-9 and shares["success"] > 0.0
+    episodes = read_info(root).episodes  # unweighted, each outcome's share is its share of the frames
+    frames = {o: sum(a.length for a in episodes if a.outcome == o) for o in ("success", "partial", "failure")}
+    for o, n in frames.items():
+        assert abs(summaries["none"]["loss_share_by_outcome"][o] - n / sum(frames.values())) < 1e-9
 
 
 def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
