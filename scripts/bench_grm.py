@@ -27,7 +27,7 @@ from robo_reward.data.lerobot_io import load_episode, read_info  # noqa: E402
 from robo_reward.reward.bank import EpisodeBank  # noqa: E402
 from robo_reward.reward.baselines import KINDS, baseline_progress, train_baseline  # noqa: E402
 from robo_reward.reward.checkpoint import load_checkpoint  # noqa: E402
-from robo_reward.reward.evaluate import episode_row, summarize  # noqa: E402
+from robo_reward.reward.evaluate import episode_row, score_rows, summarize  # noqa: E402
 from robo_reward.reward.infer import PERSPECTIVES, Scorer, StreamingScorer  # noqa: E402
 from robo_reward.reward.text import embed_texts  # noqa: E402
 from robo_reward.reward.train import TrainConfig, train  # noqa: E402
@@ -56,12 +56,8 @@ def eval_grm(model_dir: Path, data: Path) -> dict:
     model, tasks, _ = load_checkpoint(model_dir)
     scorer = Scorer(model, tasks)
     info = read_info(data)
-    rows = []
-    for ann in info.episodes:
-        ep = load_episode(data, ann.episode_index, model.cfg.cameras)
-        pr = scorer.score(ep.images, ep.task_text)
-        rows.append(episode_row(ann.episode_index, ep, {p: pr.perspective(p) for p in PERSPECTIVES}, list(info.subtasks)))
-    return summarize(rows)
+    episodes = ((a.episode_index, load_episode(data, a.episode_index, model.cfg.cameras)) for a in info.episodes)
+    return summarize(score_rows(scorer, episodes, list(info.subtasks)))
 
 
 def eval_baseline(model, text_by_task: dict[str, np.ndarray], subtasks: list[str], data: Path, cameras) -> dict:

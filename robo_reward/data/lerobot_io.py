@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from av import logging as av_logging
 
 from robo_reward.data.annotations import (
     END_COL,
@@ -40,8 +39,17 @@ IMAGE_PREFIX = "observation.images."
 # about it, the SVT-AV1 encoder banner and per-episode "Map" bars out of the user's terminal.
 os.environ.setdefault("SVT_LOG", "1")
 logging.getLogger("lerobot.utils.import_utils").setLevel(logging.ERROR)
-av_logging.set_level(av_logging.ERROR)
 EPISODES_GLOB = "meta/episodes/*/*.parquet"
+
+
+def _quiet_av():
+    """PyAV, imported where videos are read or written (labels, banks and scoring of in-memory
+    episodes need no video stack), with FFmpeg's log kept to errors."""
+    import av
+    from av import logging as av_logging
+
+    av_logging.set_level(av_logging.ERROR)
+    return av
 
 
 class DatasetError(ValueError):
@@ -80,6 +88,7 @@ class DatasetWriter:
 
     def __init__(self, root: Path, spec: EnvSpec, repo_id: str = "local/robo_reward") -> None:
         import datasets
+        _quiet_av()
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
         datasets.disable_progress_bars()
@@ -265,7 +274,7 @@ def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None =
 def decode_video_span(path: Path, t0: float, t1: float, fps: float, what: str) -> np.ndarray:
     """Frames with timestamps in [t0, t1) of a video as uint8 [T, H, W, 3], decoded in one pass with
     PyAV (lerobot's per-frame reader seeks once per frame)."""
-    import av
+    av = _quiet_av()
 
     if not path.exists():
         raise DatasetError(f"{what}: video file is missing: {path}")

@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
+from robo_reward.reward.labels import subtask_shares
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
+from robo_reward.reward.train import AUGMENTATIONS, augment, train_step
+from robo_reward.types import Episode, SubtaskSpan
 
 CAMS = ("front", "side", "wrist")
 
@@ -95,3 +99,50 @@ def training_throughput(device: torch.device, batch: int, image_size: int, bf16:
             times.append(time.perf_counter() - t0)
     return {"batch": batch, "image_size": image_size, "bf16": bf16, "step_ms": float(np.median(times) * 1e3),
             "samples_per_s": float(batch / np.median(times))}
+
+
+def synthetic_bank(episodes: int = 24, length: int = 100, image_size: int = 96) -> EpisodeBank:
+    """An in-memory bank of random-pixel episodes with four equal subtasks (timing only: the cost of
+    sampling, augmenting and training does not depend on what the pixels show)."""
+    rng = np.random.default_rng(0)
+    names = ("reach", "grasp", "lift", "place")
+    bank = EpisodeBank([], CAMS)
+    q = length // 4
+    for i in range(episodes):
+        images = {c: rng.integers(0, 256, (length, image_size, image_size, 3), dtype=np.uint8) for c in CAMS}
+        spans = tuple(SubtaskSpan(n, k * q, (k + 1) * q - 1 if k < 3 else length - 1) for k, n in enumerate(names))
+        ep = Episode("synthetic", "synthetic task", images, np.zeros((length, 4), np.float32),
+                     np.zeros((length, 4), np.float32), spans, "success", "expert", i, 10.0)
+        bank.add_episode(ep, "synthetic", i, names, subtask_shares(names, "equal"))
+    return bank
+
+
+def pipeline_throughput(device: torch.device, batch: int, augment_on: str, steps: int, bank: EpisodeBank | None = None) -> dict:
+    """What `train-reward` really does per step, timed: the CPU pair sampler, the host-to-device copy,
+    the `basic` augmentation (on the device, as training does, or on the CPU before the copy, as it did
+    before) and one optimiser step. Sampling time is reported apart."""
+    if augment_on not in ("device", "cpu"):
+        raise ValueError(f"augment_on must be 'device' or 'cpu', got {augment_on!r}")
+    bank = bank or synthetic_bank()
+    torch.manual_seed(0)
+    model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    text = np.random.default_rng(0).normal(size=(len(bank.tasks), 384)).astype(np.float32)
+    sampler = PairSampler(bank, text, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=0)
+    gen, aug = torch.Generator().manual_seed(0), AUGMENTATIONS["basic"]
+    times, sample_times = [], []
+    for i in range(steps + 5):
+        sync(device)
+        t0 = time.perf_counter()
+        pairs = sampler.sample()
+        t1 = time.perf_counter()
+        if augment_on == "cpu":
+            pairs.frames = augment(pairs.frames, gen, aug)
+        train_step(model, pairs, opt, gen, 0.5, aug if augment_on == "device" else None, device)
+        sync(device)
+        if i >= 5:
+            times.append(time.perf_counter() - t0)
+            sample_times.append(t1 - t0)
+    step = float(np.median(times))
+    return {"batch": batch, "augment_on": augment_on, "model_input": 64, "frame_size": int(bank.episodes[0].frames.shape[2]),
+            "step_ms": step * 1e3, "sample_ms": float(np.median(sample_times) * 1e3), "samples_per_s": batch / step}

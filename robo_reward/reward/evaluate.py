@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +100,15 @@ def episode_row(ep_idx: int, ep: Episode, curves: dict[str, np.ndarray], names: 
         row[f"{p}/pred"] = classify_completion(v)
         row[f"{p}/mae"] = float(np.abs(v - true_phi).mean())
     return row
+
+
+def score_rows(scorer: Scorer, episodes: Iterable[tuple[int, Episode]], names: list[str]) -> list[dict]:
+    """episode_row of every (index, episode), from one scoring pass each (all perspectives)."""
+    rows = []
+    for ep_idx, ep in episodes:
+        pr = scorer.score(ep.images, ep.task_text)
+        rows.append(episode_row(ep_idx, ep, {p: pr.perspective(p) for p in PERSPECTIVES}, names))
+    return rows
 
 
 def summarize(rows: list[dict], curves: tuple[str, ...] = PERSPECTIVES, headline: str = "fused") -> dict:

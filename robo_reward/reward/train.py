@@ -79,26 +79,28 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
 }
 
 
-def _uniform(shape: tuple[int, ...], rng: torch.Generator, half_width: float) -> torch.Tensor:
-    return (torch.rand(shape, generator=rng) - 0.5) * 2 * half_width
+def _uniform(shape: tuple[int, ...], rng: torch.Generator, half_width: float, device: torch.device) -> torch.Tensor:
+    """Random draws come from the CPU generator (same numbers on every device), then move to the images."""
+    return ((torch.rand(shape, generator=rng) - 0.5) * 2 * half_width).to(device)
 
 
 def _shift(x: torch.Tensor, rng: torch.Generator, pad: int) -> torch.Tensor:
     m, c, h, w = x.shape
+    dev = x.device
     x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (m,), generator=rng)
-    dy = torch.randint(0, 2 * pad + 1, (m,), generator=rng)
-    rows = (torch.arange(h)[None, :] + dy[:, None])  # [M, H]
-    cols = (torch.arange(w)[None, :] + dx[:, None])
-    return x[torch.arange(m)[:, None, None, None], torch.arange(c)[None, :, None, None],
+    dx = torch.randint(0, 2 * pad + 1, (m,), generator=rng).to(dev)
+    dy = torch.randint(0, 2 * pad + 1, (m,), generator=rng).to(dev)
+    rows = (torch.arange(h, device=dev)[None, :] + dy[:, None])  # [M, H]
+    cols = (torch.arange(w, device=dev)[None, :] + dx[:, None])
+    return x[torch.arange(m, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
              rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
     m, _, h, w = x.shape
-    angle = torch.deg2rad(_uniform((m,), rng, aug.rotate_deg))
-    zoom = 1.0 + _uniform((m,), rng, aug.scale)
-    shift = _uniform((m, 2), rng, 2.0 * aug.shift_px / h)  # grid units: the image spans [-1, 1]
+    angle = torch.deg2rad(_uniform((m,), rng, aug.rotate_deg, x.device))
+    zoom = 1.0 + _uniform((m,), rng, aug.scale, x.device)
+    shift = _uniform((m, 2), rng, 2.0 * aug.shift_px / h, x.device)  # grid units: the image spans [-1, 1]
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], -1), torch.stack([sin, cos, shift[:, 1]], -1)], 1)
     grid = F.affine_grid(theta, [m, x.shape[1], h, w], align_corners=False)
@@ -106,17 +108,17 @@ def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.T
 
 
 def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
-    """Augment a batch of states [N, V, H, W, C] (uint8 in and out): geometry per camera, photometry per
-    state (one lighting for all of a state's cameras)."""
+    """Augment a batch of states [N, V, H, W, C] (uint8 in and out) on the frames' device: geometry per
+    camera, photometry per state (one lighting for all of a state's cameras)."""
     n, v, h, w, c = frames.shape
     x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
     x = _affine(x, rng, aug) if aug.scale > 0 or aug.rotate_deg > 0 else _shift(x, rng, aug.shift_px)
-    x = x.view(n, v, c, h, w) * (1.0 + _uniform((n, 1, 1, 1, 1), rng, aug.brightness))
+    x = x.view(n, v, c, h, w) * (1.0 + _uniform((n, 1, 1, 1, 1), rng, aug.brightness, x.device))
     if aug.colour > 0:
-        x = x * (1.0 + _uniform((n, 1, c, 1, 1), rng, aug.colour))
+        x = x * (1.0 + _uniform((n, 1, c, 1, 1), rng, aug.colour, x.device))
     if aug.contrast > 0:
         mean = x.mean(dim=(2, 3, 4), keepdim=True)
-        x = mean + (x - mean) * (1.0 + _uniform((n, v, 1, 1, 1), rng, aug.contrast))
+        x = mean + (x - mean) * (1.0 + _uniform((n, v, 1, 1, 1), rng, aug.contrast, x.device))
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
@@ -138,10 +140,11 @@ def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tup
 
 def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimizer, gen: torch.Generator,
                stage_weight: float, aug: Augmentation | None, device: torch.device) -> dict[str, float]:
-    """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1)."""
+    """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1). The batch moves to
+    the device before augmentation: on a GPU the image warps cost almost nothing there."""
+    batch = batch.to(device)
     if aug is not None:
         batch = replace(batch, frames=augment(batch.frames, gen, aug))
-    batch = batch.to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         loss, metrics = grm_loss(net, batch, stage_weight)
     opt.zero_grad(set_to_none=True)
@@ -149,6 +152,11 @@ def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimize
     torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
     opt.step()
     return metrics
+
+
+def lr_scale(step: int, total: int) -> float:
+    """Learning-rate factor: 100 warm-up steps, then cosine decay to 0 at `total` (continued across resumes)."""
+    return min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(total, 1))))
 
 
 def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
@@ -199,11 +207,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if start_step and (last / "optimizer.pt").exists():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
-    def lr_scale(i: int) -> float:  # warm-up then cosine, continued across resumes
-        s = i + start_step
-        return min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(cfg.steps, 1))))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_scale)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_scale(i + start_step, cfg.steps))
     net = model
     if ddp:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)

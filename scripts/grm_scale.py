@@ -1,0 +1,184 @@
+"""Does the GRM get better with more training? One run trains the same multi-view GRM for a short and a
+long step budget on the same episodes and scores both on the same held-out and visual-shift episodes.
+
+Built for the device tool's GPU machine, which has no AV1 decoder and no text encoder: episodes are
+rendered in memory on all cores (same seeds and modes as `collect --quality mixed`), never written to
+video, and task-text embeddings come from a file made here (`--make-text FILE`). The long budget is
+`--long-seconds` of training, measured (its step count fixed from the speed of the short run, so both
+follow the full warm-up + cosine schedule).
+
+  .venv/bin/python scripts/grm_scale.py --make-text .devdata/text.npz             # here, once
+  python3 scripts/grm_scale.py --text .devdata/text.npz --out $OUT --device cuda   # there
+  .venv/bin/python scripts/grm_scale.py --out /tmp/scale --device cpu --tiny       # a dry run here
+writes scale.json and the two checkpoints (<out>/short, <out>/long: model, tasks, config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from robo_reward.config import git_revision, write_json  # noqa: E402
+from robo_reward.data.recording import choose_mode, record_episode  # noqa: E402
+from robo_reward.envs import SimConfig, make_env  # noqa: E402
+from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig  # noqa: E402
+from robo_reward.reward.checkpoint import TaskTable, save_checkpoint  # noqa: E402
+from robo_reward.reward.evaluate import score_rows, summarize  # noqa: E402
+from robo_reward.reward.infer import PERSPECTIVES, Scorer  # noqa: E402
+from robo_reward.reward.labels import subtask_shares  # noqa: E402
+from robo_reward.reward.model import GRM, ModelConfig, count_parameters  # noqa: E402
+from robo_reward.reward.train import AUGMENTATIONS, lr_scale, train_step  # noqa: E402
+from robo_reward.types import Episode  # noqa: E402
+
+TASKS = ("pick-place", "peg-insert", "drawer-stow")
+CAMS = ("front", "side", "wrist")
+SPLITS = {"train": (0, False), "test": (100_000, False), "shift": (200_000, True)}  # bench_grm's seed ranges
+
+
+def render(job: tuple[str, int, bool]) -> Episode:
+    task, seed, shift = job
+    env = make_env(task, SimConfig(image_size=96, cameras=CAMS, visual_shift=shift))
+    try:
+        mode = choose_mode("mixed", np.random.default_rng([seed, 7]), env.expert_modes)
+        return record_episode(env, mode, seed)
+    finally:
+        env.close()
+
+
+def render_sets(counts: dict[str, int], workers: int) -> dict[tuple[str, str], list[Episode]]:
+    jobs = [(task, split, SPLITS[split][0] + i, SPLITS[split][1]) for task in TASKS for split, n in counts.items()
+            for i in range(n)]
+    out: dict[tuple[str, str], list[Episode]] = {}
+    with mp.get_context("spawn").Pool(workers) as pool:
+        eps = pool.imap(render, [(t, s, sh) for t, _, s, sh in jobs], chunksize=2)
+        for (task, split, _, _), ep in tqdm(zip(jobs, eps), total=len(jobs), desc="render", unit="ep"):
+            out.setdefault((task, split), []).append(ep)
+    return out
+
+
+def text_table(path: Path | None, texts: list[str]) -> np.ndarray:
+    """Embeddings from the carried file, or from the encoder when there is none (here)."""
+    if path is None:
+        from robo_reward.reward.text import embed_texts
+
+        return embed_texts(texts)
+    table = dict(np.load(path))
+    missing = [t for t in texts if t not in table]
+    if missing:
+        raise KeyError(f"{path}: no embedding for tasks {missing}; remake it with --make-text")
+    return np.stack([table[t] for t in texts])
+
+
+def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, seed: int = 0) -> tuple[GRM, float]:
+    """train-reward's optimisation (same step, schedule, augmentation, sampler) on an in-memory bank."""
+    torch.manual_seed(seed)
+    model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_scale(i, steps))
+    sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=seed * 1000)
+    gen = torch.Generator().manual_seed(seed * 7919)
+    model.train()
+    t0 = time.perf_counter()
+    for _ in tqdm(range(steps), desc=f"train {steps} steps", unit="step", mininterval=5):
+        train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS["basic"], device)
+        sched.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return model.eval(), time.perf_counter() - t0
+
+
+def evaluate(model: GRM, tasks: TaskTable, sets: dict[tuple[str, str], list[Episode]], device: torch.device) -> dict:
+    scorer = Scorer(model, tasks, device)
+    out = {}
+    for (task, split), eps in sets.items():
+        if split == "train":
+            continue
+        m = summarize(score_rows(scorer, enumerate(eps), list(make_env_spec_subtasks(task))))
+        keys = ("completion_accuracy", "auroc", "voc_mean", "auroc_vs_imposter", "auroc_vs_near_miss")
+        out[f"{task}/{split}"] = {p: {k: m[p].get(k) for k in keys} for p in ("fused", *PERSPECTIVES[:3])}
+    return out
+
+
+_SUBTASKS: dict[str, tuple[str, ...]] = {}
+
+
+def make_env_spec_subtasks(task: str) -> tuple[str, ...]:
+    if task not in _SUBTASKS:
+        env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+        _SUBTASKS[task] = tuple(env.spec.subtasks)
+        env.close()
+    return _SUBTASKS[task]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--text", type=Path, help="task-text embeddings made with --make-text (default: run the encoder)")
+    ap.add_argument("--make-text", type=Path, help="write the suite's task-text embeddings to this .npz and exit")
+    ap.add_argument("--short-steps", type=int, default=2500, help="the CPU benchmark's budget")
+    ap.add_argument("--long-seconds", type=float, default=240.0)
+    ap.add_argument("--max-long-steps", type=int, default=40_000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
+    args = ap.parse_args()
+    if args.make_text:
+        texts = [make_env(t, SimConfig(image_size=32, cameras=("front",))).spec.task_text for t in TASKS]
+        args.make_text.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.make_text, **dict(zip(texts, text_table(None, texts), strict=True)))
+        print(f"wrote {args.make_text}: {texts}")
+        return 0
+    if args.out is None:
+        ap.error("--out is required")
+    device = torch.device(args.device)
+    counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": 40, "test": 30, "shift": 30}
+    t0 = time.perf_counter()
+    sets = render_sets(counts, args.workers)
+    result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                               f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}",
+                    "git_revision": git_revision(), "command": " ".join(sys.argv), "tasks": list(TASKS),
+                    "episodes_per_task": counts, "render_seconds": round(time.perf_counter() - t0, 1),
+                    "outcomes": {f"{t}/{s}": {o: sum(e.outcome == o for e in eps) for o in ("success", "partial", "failure")}
+                                 for (t, s), eps in sets.items()}}
+    bank = EpisodeBank([], CAMS)
+    for task in TASKS:
+        names = make_env_spec_subtasks(task)
+        for i, ep in enumerate(sets[(task, "train")]):
+            bank.add_episode(ep, f"render:{task}", i, names, subtask_shares(names, "equal"))
+    texts = [t.text for t in bank.tasks]
+    tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], text_table(args.text, texts),
+                      [bank.goal_states(i) for i in range(len(texts))])
+    short = 20 if args.tiny else args.short_steps
+    runs = {}
+    model, seconds = fit(bank, tasks, short, args.batch_size, device)
+    runs["short"] = (model, short, seconds)
+    rate = short / seconds
+    long_steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
+    model, seconds = fit(bank, tasks, long_steps, args.batch_size, device)
+    runs["long"] = (model, long_steps, seconds)
+    for name, (model, steps, seconds) in runs.items():
+        save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size,
+                                                                   "data": "rendered in memory (scripts/grm_scale.py)"},
+                                                         "step": steps})
+        result[name] = {"steps": steps, "train_seconds": round(seconds, 1), "pairs_per_s": round(steps * args.batch_size / seconds, 1),
+                        "parameters": count_parameters(model), "eval": evaluate(model, tasks, sets, device)}
+        write_json(args.out / "scale.json", result)
+        print(name, json.dumps({k: v["fused"]["completion_accuracy"] for k, v in result[name]["eval"].items()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
