@@ -81,7 +81,8 @@ def text_table(path: Path | None, texts: list[str]) -> np.ndarray:
     return np.stack([table[t] for t in texts])
 
 
-def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, seed: int = 0) -> tuple[GRM, float]:
+def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, augment: str = "basic",
+        seed: int = 0) -> tuple[GRM, float]:
     """train-reward's optimisation (same step, schedule, augmentation, sampler) on an in-memory bank."""
     torch.manual_seed(seed)
     model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
@@ -92,7 +93,7 @@ def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: tor
     model.train()
     t0 = time.perf_counter()
     for _ in tqdm(range(steps), desc=f"train {steps} steps", unit="step", mininterval=5):
-        train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS["basic"], device)
+        train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS[augment], device)
         sched.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -132,6 +133,7 @@ def main() -> int:
     ap.add_argument("--long-seconds", type=float, default=240.0)
     ap.add_argument("--max-long-steps", type=int, default=40_000)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--augment", default="basic", choices=sorted(AUGMENTATIONS), help="train-reward --augment preset")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
     args = ap.parse_args()
@@ -149,7 +151,7 @@ def main() -> int:
     sets = render_sets(counts, args.workers)
     result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}",
-                    "git_revision": git_revision(), "command": " ".join(sys.argv), "tasks": list(TASKS),
+                    "git_revision": git_revision(), "command": " ".join(sys.argv), "tasks": list(TASKS), "augment": args.augment,
                     "episodes_per_task": counts, "render_seconds": round(time.perf_counter() - t0, 1),
                     "outcomes": {f"{t}/{s}": {o: sum(e.outcome == o for e in eps) for o in ("success", "partial", "failure")}
                                  for (t, s), eps in sets.items()}}
@@ -163,14 +165,14 @@ def main() -> int:
                       [bank.goal_states(i) for i in range(len(texts))])
     short = 20 if args.tiny else args.short_steps
     runs = {}
-    model, seconds = fit(bank, tasks, short, args.batch_size, device)
+    model, seconds = fit(bank, tasks, short, args.batch_size, device, args.augment)
     runs["short"] = (model, short, seconds)
     rate = short / seconds
     long_steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
-    model, seconds = fit(bank, tasks, long_steps, args.batch_size, device)
+    model, seconds = fit(bank, tasks, long_steps, args.batch_size, device, args.augment)
     runs["long"] = (model, long_steps, seconds)
     for name, (model, steps, seconds) in runs.items():
-        save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size,
+        save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size, "augment": args.augment,
                                                                    "data": "rendered in memory (scripts/grm_scale.py)"},
                                                          "step": steps})
         result[name] = {"steps": steps, "train_seconds": round(seconds, 1), "pairs_per_s": round(steps * args.batch_size / seconds, 1),
