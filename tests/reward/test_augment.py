@@ -61,3 +61,41 @@ def test_augment_on_cuda_matches_cpu(name):
     assert gpu.device.type == "cuda"
     diff = (gpu.cpu().int() - cpu.int()).abs()
     assert diff.max() <= 1 and (diff > 0).float().mean() < 0.01
+
+
+def test_train_step_on_cpu_matches_augmenting_before_the_copy():
+    """train_step now augments after moving the batch to the device; on a CPU that is the old order's
+    computation exactly (same draws, same pixels, same weights after the step)."""
+    from dataclasses import replace
+
+    from robo_reward.reward.bank import PairSampler, SamplerConfig
+    from robo_reward.reward.bench import synthetic_bank
+    from robo_reward.reward.model import GRM, ModelConfig
+    from robo_reward.reward.train import train_step
+
+    bank = synthetic_bank(episodes=2, length=12, image_size=32)
+    text = torch.zeros(1, 384).numpy()
+    batch = PairSampler(bank, text, SamplerConfig(batch_size=4), seed=0).sample()
+    aug, cpu = AUGMENTATIONS["basic"], torch.device("cpu")
+    nets = []
+    for pre_augment in (False, True):
+        torch.manual_seed(0)
+        net = GRM(ModelConfig(cameras=("front", "side", "wrist"), image_size=32, subtasks=tuple(bank.subtasks)))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(9)
+        b = replace(batch, frames=augment(batch.frames, gen, aug)) if pre_augment else batch
+        train_step(net, b, opt, gen, 0.5, None if pre_augment else aug, cpu)
+        nets.append(net)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_pipeline_throughput_times_both_orders():
+    from robo_reward.reward.bench import pipeline_throughput, synthetic_bank
+
+    bank = synthetic_bank(episodes=2, length=12, image_size=32)
+    for where in ("device", "cpu"):
+        r = pipeline_throughput(torch.device("cpu"), 4, where, 2, bank)
+        assert r["augment_on"] == where and r["step_ms"] > r["sample_ms"] > 0 and r["frame_size"] == 32
+    with pytest.raises(ValueError, match="augment_on must be"):
+        pipeline_throughput(torch.device("cpu"), 4, "gpu", 1, bank)
