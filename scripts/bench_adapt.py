@@ -41,12 +41,13 @@ def main() -> None:
     ap.add_argument("--parent", type=Path, required=True)
     ap.add_argument("--held", action="append", required=True, help="task=dataset_prefix")
     ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--augment", default="colour", help="adapt --augment preset (both the adapted and the scratch model)")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
     ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
     args = ap.parse_args()
     scratch = scratch_parent(args.parent, args.workdir / "scratch_parent")
     result = {"git_revision": git_revision(), "command": " ".join(sys.argv), "machine": platform.machine(),
-              "parent": str(args.parent), "parent_tasks": load_checkpoint(args.parent)[1].texts, "steps": args.steps,
+              "parent": str(args.parent), "parent_tasks": load_checkpoint(args.parent)[1].texts, "steps": args.steps, "augment": args.augment,
               "tasks": {}}
     for item in args.held:
         task, prefix = item.split("=", 1)
@@ -56,7 +57,7 @@ def main() -> None:
         for name, parent, extra in (("adapted", args.parent, {}), ("scratch", scratch, {"no_replay": True})):
             t0 = time.perf_counter()
             rep = adapt(AdaptConfig(model=parent, demo=str(train), episode=demo, out=args.workdir / f"{task.replace('/', '_')}-{name}",
-                                    steps=args.steps, eval=str(test), **extra))
+                                    steps=args.steps, eval=str(test), augment=args.augment, **extra))
             row[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
             row[f"{name}_adapt_seconds"] = rep["seconds"]
             if name == "adapted":

@@ -40,7 +40,6 @@ from robo_reward.types import Episode
 
 TRAINABLE = ("full", "heads")
 MIN_FRAMES = 8
-AUGMENTATION = replace(AUGMENTATIONS["basic"], colour=0.05)  # basic + ± per-channel gain: one demo must not be memorised
 REPORT_KEYS = ("voc_mean", "completion_accuracy", "auroc", "auroc_vs_imposter", "imposter_scored_not_success",
                "auroc_vs_near_miss", "progress_mae", "stage_accuracy")
 
@@ -64,10 +63,13 @@ class AdaptConfig:
     cross_task: float = field(default=0.1, metadata={"help": "share of demo queries replaced by another task's frame (progress 0)"})
     eval: str | None = field(default=None, metadata={"help": "dataset of held-out episodes of the task: report before/after"})
     camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
+    augment: str = field(default="colour", metadata={"help": f"image augmentation preset: {' | '.join(AUGMENTATIONS)} (train-reward's)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "random seed"})
 
     def validate(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"--augment {self.augment!r}: choose from {', '.join(AUGMENTATIONS)}")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"--trainable must be one of {TRAINABLE}, got {self.trainable!r}")
         if self.steps < 1 or self.batch_size < 1:
@@ -249,7 +251,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (step + 1) / 20)
-        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATION, device)
+        metrics = train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS[cfg.augment], device)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", hop_mae=f"{metrics['hop_mae']:.3f}")
     model.eval()

@@ -36,7 +36,8 @@ class TrainConfig:
     label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
     augment: str = field(default="basic", metadata={
-        "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | strong (+ affine warp, colour, contrast)"})
+        "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
+                "gain) | strong (+ affine warp, colour, contrast)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "random seed"})
@@ -75,6 +76,7 @@ class Augmentation:
 AUGMENTATIONS: dict[str, Augmentation | None] = {
     "none": None,
     "basic": Augmentation(),
+    "colour": Augmentation(colour=0.05),  # adapt's default: one demo must not be memorised
     "strong": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0),
 }
 

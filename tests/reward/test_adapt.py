@@ -69,6 +69,7 @@ def test_bad_adapt_inputs_fail_before_training(tiny_grm, peg_sets, mixed_dataset
     failure = next(a.episode_index for a in read_info(mixed_dataset[0]).episodes if a.outcome != "success")
     assert main(args + ["--demo", str(mixed_dataset[0]), "--episode", str(failure)]) == 2  # not a success
     assert main(args + ["--demo", str(demo), "--subtasks", ",".join(f"s{i}" for i in range(20))]) == 2  # too short
+    assert main(args + ["--demo", str(demo), "--augment", "heavy"]) == 2  # unknown augmentation preset
     assert not (tmp_path / "x").exists()
 
 
