@@ -104,7 +104,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--image-size", type=int, default=64)
-    ap.add_argument("--augment", default="basic", help="train-reward --augment preset for the GRM variants")
+    ap.add_argument("--augment", default="strong", help="train-reward --augment preset for the GRM variants (the main "
+                    "table of docs/BENCHMARKS.md: basic)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: single_view,baselines")
     args = ap.parse_args()
     tasks = [t for t in args.tasks.split(",") if t]

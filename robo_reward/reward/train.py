@@ -35,7 +35,7 @@ class TrainConfig:
     image_size: int = field(default=96, metadata={"help": "model input size (frames are resized)"})
     label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
-    augment: str = field(default="basic", metadata={
+    augment: str = field(default="strong", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
