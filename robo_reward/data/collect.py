@@ -29,16 +29,35 @@ class CollectConfig:
     seed: int = field(default=0, metadata={"help": "episode i uses seed + i: keep train and test seed ranges apart"})
     visual_shift: bool = field(default=False, metadata={"help": "out-of-distribution cameras, lights and colours"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output folder"})
+    policy: Path | None = field(default=None, metadata={
+        "help": "an `rl` run folder: record its policy (stochastic actions) instead of the scripted expert — on-policy "
+                "episodes, labelled by physics, to show the reward model the states a policy really reaches"})
+    deterministic: bool = field(default=False, metadata={"help": "with --policy: the policy's mean action"})
 
     def validate(self) -> None:
         if self.episodes < 1:
             raise ValueError(f"--episodes must be >= 1, got {self.episodes}")
+        if self.deterministic and self.policy is None:
+            raise ValueError("--deterministic needs --policy")
         if self.quality not in ("expert", "mixed"):
             raise ValueError(f"--quality must be expert or mixed, got {self.quality!r}")
 
 
 def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     cfg.validate()
+    actor = None
+    if cfg.policy is not None:
+        from robo_reward.rl.deploy import RunActor
+
+        import torch
+
+        torch.manual_seed(cfg.seed)  # the policy's action noise: the same episodes on every call
+        actor = RunActor(cfg.policy, "cpu", cfg.deterministic)
+        if actor.cfg.task != cfg.task:
+            raise ValueError(f"--policy {cfg.policy} was trained on {actor.cfg.task!r}, not on --task {cfg.task!r}")
+        missing = [c for c in actor.cameras if c not in cfg.cameras]
+        if missing:
+            raise ValueError(f"--policy {cfg.policy} reads cameras {list(actor.cameras)}; --cameras lacks {missing}")
     env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift))
     start = time.perf_counter()
     outcomes: Counter[str] = Counter()
@@ -49,8 +68,10 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
             writer = DatasetWriter(tmp, env.spec)
             for i in tqdm(range(cfg.episodes), desc=f"collect {cfg.task}", disable=not progress, unit="ep"):
                 seed = cfg.seed + i
-                mode = choose_mode(cfg.quality, np.random.default_rng([seed, 7]), env.expert_modes)
-                ep = record_episode(env, mode, seed)
+                if actor is None:
+                    ep = record_episode(env, choose_mode(cfg.quality, np.random.default_rng([seed, 7]), env.expert_modes), seed)
+                else:
+                    ep = record_episode(env, "policy", seed, actor)
                 writer.add(ep)
                 outcomes[ep.outcome] += 1
                 modes[ep.mode] += 1

@@ -88,9 +88,9 @@ class DatasetWriter:
 
     def __init__(self, root: Path, spec: EnvSpec, repo_id: str = "local/robo_reward") -> None:
         import datasets
-        _quiet_av()
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        _quiet_av()  # after lerobot's import, which sets its own FFmpeg log level
         datasets.disable_progress_bars()
         self.root = Path(root)
         self.spec = spec

@@ -21,13 +21,14 @@ def choose_mode(quality: str, rng: np.random.Generator, supported: tuple[str, ..
     raise ValueError(f"quality must be 'expert' or 'mixed', got {quality!r}")
 
 
-def record_episode(env, mode: str, seed: int) -> Episode:
-    """Run the env's scripted expert in `mode` from `reset(seed)` to the end of the episode.
+def record_episode(env, mode: str, seed: int, actor=None) -> Episode:
+    """Run the env's scripted expert in `mode` (or `actor`, e.g. a trained policy: `actor.episode(ts)`
+    returns what acts) from `reset(seed)` to the end of the episode.
 
     The outcome label and subtask spans come from the physical state the env reports, not from
-    what the script intended."""
+    what the script or policy intended."""
     ts = env.reset(seed)
-    expert = env.expert(mode)
+    expert = env.expert(mode) if actor is None else actor.episode(ts)
     frames: dict[str, list[np.ndarray]] = {c: [] for c in env.spec.camera_names}
     states, actions, completed = [], [], []
     while True:

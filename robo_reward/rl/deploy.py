@@ -64,3 +64,36 @@ class RLPolicy:
             raise ValueError(f"observation has {obs.shape[0]} values, the policy was trained on {self.obs_dim}")
         a = self.learner.act(obs, deterministic=True)
         return self.action.from_unit(np.clip(a, -1, 1))
+
+
+class RunActor:
+    """A trained run acting in its own simulator, as in training (privileged state allowed; stochastic
+    actions by default): `collect --policy` records its episodes as on-policy data for the reward model.
+    `episode(ts)` starts an episode; `act(ts)` then takes every following timestep (the scripted
+    experts' interface)."""
+
+    def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = False) -> None:
+        self.cfg, record, self.learner = load_run(run_dir, device)
+        self.run_dir, self.deterministic = Path(run_dir), deterministic
+        self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
+        self.keep = None if record.get("state_index") is None else np.array(record["state_index"])
+        # the GRM is only needed when the policy reads its features; a privileged policy reads simulator state
+        rcfg = self.cfg if self.cfg.obs == "state+grm" else dataclasses.replace(self.cfg, reward="sparse")
+        self.reward = RewardSource(rcfg, record["task_text"], self.learner.device)
+        self.cameras = self.reward.cameras if self.reward.stream is not None else ()
+        self._first = True
+
+    def episode(self, ts: TimeStep) -> RunActor:
+        self.reward.reset(ts)
+        self._first = True
+        return self
+
+    def act(self, ts: TimeStep) -> np.ndarray:
+        if not self._first:
+            self.reward.step(0.0, ts)
+        self._first = False
+        obs = observation(self.cfg, ts, self.reward, self.keep)
+        if obs.shape != (self.learner.obs_dim,):
+            raise ValueError(f"{self.run_dir}: the policy was trained on {self.learner.obs_dim} observation values, the "
+                             f"{self.cfg.task} environment now gives {obs.shape[0]} (retrain it)")
+        return self.action.from_unit(np.clip(self.learner.act(obs, self.deterministic), -1, 1))

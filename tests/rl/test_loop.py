@@ -282,3 +282,26 @@ def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = summarize_run(tmp_path)
     assert summary["reward_hacking_rate"] == 0.5 and summary["reward_hacking_rate_at_end"] == 0.25
+
+
+def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm):
+    """`collect --policy`: the run's policy acts (here a state+grm one, so the GRM streams too), each episode
+    is labelled by the simulator like scripted ones, the action noise is seeded, and a run of another task
+    or a camera the policy needs are refused before anything is written."""
+    from robo_reward.cli import main
+    from robo_reward.data.lerobot_io import load_episode, read_info
+
+    run = tmp_path / "run"
+    run_rl(RLConfig(task="pick-place", out=run, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm", **FAST), progress=False)
+    args = ["collect", "--task", "pick-place", "--policy", str(run), "--episodes", "2", "--seed", "5"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    info = read_info(tmp_path / "a")
+    assert [a.mode for a in info.episodes] == ["policy", "policy"]
+    assert all(a.outcome == "failure" and a.seed == 5 + i for i, a in enumerate(info.episodes))  # an untrained policy
+    a, b = (load_episode(tmp_path / d, 1, ("front",)) for d in ("a", "b"))
+    np.testing.assert_array_equal(a.actions, b.actions)  # same seed, same noise
+    assert np.abs(np.diff(a.actions, axis=0)).max() > 0  # the policy acted (not a constant action)
+    assert main(["collect", "--task", "peg-insert", "--policy", str(run), "--out", str(tmp_path / "c")]) == 2
+    assert main(args + ["--cameras", "front", "--out", str(tmp_path / "d")]) == 2
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
