@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -106,21 +107,20 @@ def evaluate(model: GRM, tasks: TaskTable, sets: dict[tuple[str, str], list[Epis
     for (task, split), eps in sets.items():
         if split == "train":
             continue
-        m = summarize(score_rows(scorer, enumerate(eps), list(make_env_spec_subtasks(task))))
+        m = summarize(score_rows(scorer, enumerate(eps), list(task_spec(task)[1])))
         keys = ("completion_accuracy", "auroc", "voc_mean", "auroc_vs_imposter", "auroc_vs_near_miss")
         out[f"{task}/{split}"] = {p: {k: m[p].get(k) for k in keys} for p in ("fused", *PERSPECTIVES[:3])}
     return out
 
 
-_SUBTASKS: dict[str, tuple[str, ...]] = {}
-
-
-def make_env_spec_subtasks(task: str) -> tuple[str, ...]:
-    if task not in _SUBTASKS:
-        env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
-        _SUBTASKS[task] = tuple(env.spec.subtasks)
+@lru_cache(maxsize=None)
+def task_spec(task: str) -> tuple[str, tuple[str, ...]]:
+    """(task text, subtask names) of a suite task."""
+    env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+    try:
+        return env.spec.task_text, tuple(env.spec.subtasks)
+    finally:
         env.close()
-    return _SUBTASKS[task]
 
 
 def main() -> int:
@@ -138,7 +138,7 @@ def main() -> int:
     ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
     args = ap.parse_args()
     if args.make_text:
-        texts = [make_env(t, SimConfig(image_size=32, cameras=("front",))).spec.task_text for t in TASKS]
+        texts = [task_spec(t)[0] for t in TASKS]
         args.make_text.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.make_text, **dict(zip(texts, text_table(None, texts), strict=True)))
         print(f"wrote {args.make_text}: {texts}")
@@ -157,7 +157,7 @@ def main() -> int:
                                  for (t, s), eps in sets.items()}}
     bank = EpisodeBank([], CAMS)
     for task in TASKS:
-        names = make_env_spec_subtasks(task)
+        names = task_spec(task)[1]
         for i, ep in enumerate(sets[(task, "train")]):
             bank.add_episode(ep, f"render:{task}", i, names, subtask_shares(names, "equal"))
     texts = [t.text for t in bank.tasks]
