@@ -34,9 +34,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=777_000, help="episode k resets with seed + k")
     args = ap.parse_args()
 
-    torch.manual_seed(args.seed)  # the policy's action noise: the same rollouts on every call
     run_cfg, record, learner = load_run(args.run, "cpu")
     sources = [RewardSource(replace(run_cfg, reward=f"grm:{m}"), record["task_text"], learner.device) for m in args.model]
+    torch.manual_seed(args.seed)  # the policy's action noise, seeded after loading: the same rollouts whichever models score
     env = make_rl_env(run_cfg, sources[0].cameras, 96)
     keep = None if record.get("state_index") is None else np.array(record["state_index"])
     peaks = np.zeros((args.episodes, len(sources)))
