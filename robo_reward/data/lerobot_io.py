@@ -90,7 +90,6 @@ class DatasetWriter:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-        _quiet_av()  # after lerobot's import, which sets its own FFmpeg log level
         datasets.disable_progress_bars()
         self.root = Path(root)
         self.spec = spec
@@ -114,6 +113,7 @@ class DatasetWriter:
     def end_episode(self, subtasks: tuple[SubtaskSpan, ...], outcome: str, mode: str, seed: int) -> None:
         """Close the open episode with its annotation (validated against the frames written)."""
         ann = EpisodeAnnotation(len(self._annotations), self._frames, subtasks, outcome, mode, seed)
+        _quiet_av()  # again: lerobot restores FFmpeg's own log callback after reading each video's info
         self._ds.save_episode()
         self._annotations.append(ann)
         self._frames = 0
@@ -124,6 +124,7 @@ class DatasetWriter:
         self.end_episode(ep.subtasks, ep.outcome, ep.mode, ep.seed)
 
     def finalize(self) -> None:
+        _quiet_av()
         self._ds.finalize()
         write_annotations(self.root, self._annotations, self.fps, self.spec.subtasks)
         for empty in (self.root / "images",):  # lerobot leaves an empty images/ folder behind
