@@ -47,12 +47,12 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     cfg.validate()
     actor = None
     if cfg.policy is not None:
-        from robo_reward.rl.deploy import RunActor
-
         import torch
 
-        torch.manual_seed(cfg.seed)  # the policy's action noise: the same episodes on every call
+        from robo_reward.rl.deploy import RunActor
+
         actor = RunActor(cfg.policy, "cpu", cfg.deterministic)
+        torch.manual_seed(cfg.seed)  # the policy's action noise (seeded after loading): the same episodes on every call
         if actor.cfg.task != cfg.task:
             raise ValueError(f"--policy {cfg.policy} was trained on {actor.cfg.task!r}, not on --task {cfg.task!r}")
         missing = [c for c in actor.cameras if c not in cfg.cameras]
