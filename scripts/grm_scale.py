@@ -40,7 +40,7 @@ from robo_reward.reward.evaluate import score_rows, summarize  # noqa: E402
 from robo_reward.reward.infer import PERSPECTIVES, Scorer  # noqa: E402
 from robo_reward.reward.labels import subtask_shares  # noqa: E402
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters  # noqa: E402
-from robo_reward.reward.train import AUGMENTATIONS, lr_scale, train_step  # noqa: E402
+from robo_reward.reward.train import AUGMENTATIONS, TrainConfig, lr_scale, train_step  # noqa: E402
 from robo_reward.types import Episode  # noqa: E402
 
 TASKS = ("pick-place", "peg-insert", "drawer-stow")
@@ -87,7 +87,7 @@ def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: tor
     """train-reward's optimisation (same step, schedule, augmentation, sampler) on an in-memory bank."""
     torch.manual_seed(seed)
     model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=TrainConfig.__dataclass_fields__["lr"].default, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_scale(i, steps))
     sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=seed * 1000)
     gen = torch.Generator().manual_seed(seed * 7919)

@@ -34,66 +34,64 @@ def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
     return cfg, record, learner
 
 
-class RLPolicy:
-    def __init__(self, run_dir: Path, device: str = "cpu") -> None:
+class _RunPolicy:
+    """A trained run's actor with the observation pipeline it was trained on (robot state + privileged
+    state or frozen GRM features from the streaming scorer); actions in the environment's units."""
+
+    def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = True) -> None:
         self.cfg, record, self.learner = load_run(run_dir, device)
-        if self.cfg.obs == "privileged":
-            raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
-                             "(train with --obs state+grm --reward grm:<dir>)")
+        self.run_dir, self.deterministic = Path(run_dir), deterministic
         self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
         self.obs_dim, self.act_dim = int(record["obs_dim"]), int(record["act_dim"])
         self.device = self.learner.device
         self.keep = None if record.get("state_index") is None else np.array(record["state_index"])  # older runs: all
-        self.reward = RewardSource(self.cfg, record["task_text"], self.device)
-        self.cameras = self.reward.cameras
-        self._started = False
+        # the GRM is only needed when the policy reads its features; a privileged policy reads simulator state
+        rcfg = self.cfg if self.cfg.obs == "state+grm" else dataclasses.replace(self.cfg, reward="sparse")
+        self.reward = RewardSource(rcfg, record["task_text"], self.device)
+        self.cameras = self.reward.cameras if self.reward.stream is not None else ()
+        self._first = True
 
-    def reset(self) -> None:
-        self._started = False
-
-    def act(self, state: np.ndarray, images: dict[str, np.ndarray]) -> np.ndarray:
-        """Action in the environment's units (joint targets + gripper for a ROS robot)."""
-        ts = TimeStep(Observation(images, np.asarray(state, np.float32), 0.0), 0.0, False, False, {"success": False})
-        if not self._started:
+    def _act(self, ts: TimeStep) -> np.ndarray:
+        if self._first:
             self.reward.reset(ts)
-            self._started = True
+            self._first = False
         else:
             self.reward.step(0.0, ts)
         obs = observation(self.cfg, ts, self.reward, self.keep)
         if obs.shape != (self.obs_dim,):
-            raise ValueError(f"observation has {obs.shape[0]} values, the policy was trained on {self.obs_dim}")
-        a = self.learner.act(obs, deterministic=True)
-        return self.action.from_unit(np.clip(a, -1, 1))
+            raise ValueError(f"{self.run_dir}: the policy was trained on {self.obs_dim} observation values, "
+                             f"{self.cfg.task} now gives {obs.shape[0]} (its observation changed: retrain it)")
+        return self.action.from_unit(np.clip(self.learner.act(obs, self.deterministic), -1, 1))
 
 
-class RunActor:
-    """A trained run acting in its own simulator, as in training (privileged state allowed; stochastic
-    actions by default): `collect --policy` records its episodes as on-policy data for the reward model.
-    `episode(ts)` starts an episode; `act(ts)` then takes every following timestep (the scripted
-    experts' interface)."""
+class RLPolicy(_RunPolicy):
+    """On a robot (the ROS policy node): deterministic actions from raw state + camera frames."""
 
-    def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = False) -> None:
-        self.cfg, record, self.learner = load_run(run_dir, device)
-        self.run_dir, self.deterministic = Path(run_dir), deterministic
-        self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
-        self.keep = None if record.get("state_index") is None else np.array(record["state_index"])
-        # the GRM is only needed when the policy reads its features; a privileged policy reads simulator state
-        rcfg = self.cfg if self.cfg.obs == "state+grm" else dataclasses.replace(self.cfg, reward="sparse")
-        self.reward = RewardSource(rcfg, record["task_text"], self.learner.device)
-        self.cameras = self.reward.cameras if self.reward.stream is not None else ()
+    def __init__(self, run_dir: Path, device: str = "cpu") -> None:
+        super().__init__(run_dir, device, deterministic=True)
+        if self.cfg.obs == "privileged":
+            raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
+                             "(train with --obs state+grm --reward grm:<dir>)")
+
+    def reset(self) -> None:
         self._first = True
 
+    def act(self, state: np.ndarray, images: dict[str, np.ndarray]) -> np.ndarray:
+        """Action in the environment's units (joint targets + gripper for a ROS robot)."""
+        return self._act(TimeStep(Observation(images, np.asarray(state, np.float32), 0.0), 0.0, False, False, {"success": False}))
+
+
+class RunActor(_RunPolicy):
+    """A trained run acting in its own simulator, as in training (privileged state allowed; stochastic
+    actions by default): `collect --policy` records its episodes as on-policy data for the reward model.
+    `episode(ts)` starts an episode; `act(ts)` then takes each timestep (the scripted experts' interface)."""
+
+    def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = False) -> None:
+        super().__init__(run_dir, device, deterministic)
+
     def episode(self, ts: TimeStep) -> RunActor:
-        self.reward.reset(ts)
         self._first = True
         return self
 
     def act(self, ts: TimeStep) -> np.ndarray:
-        if not self._first:
-            self.reward.step(0.0, ts)
-        self._first = False
-        obs = observation(self.cfg, ts, self.reward, self.keep)
-        if obs.shape != (self.learner.obs_dim,):
-            raise ValueError(f"{self.run_dir}: the policy was trained on {self.learner.obs_dim} observation values, the "
-                             f"{self.cfg.task} environment now gives {obs.shape[0]} (retrain it)")
-        return self.action.from_unit(np.clip(self.learner.act(obs, self.deterministic), -1, 1))
+        return self._act(ts)

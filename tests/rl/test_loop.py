@@ -284,10 +284,10 @@ def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
     assert summary["reward_hacking_rate"] == 0.5 and summary["reward_hacking_rate_at_end"] == 0.25
 
 
-def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm):
+def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm, capsys):
     """`collect --policy`: the run's policy acts (here a state+grm one, so the GRM streams too), each episode
-    is labelled by the simulator like scripted ones, the action noise is seeded, and a run of another task
-    or a camera the policy needs are refused before anything is written."""
+    is labelled by the simulator like scripted ones, the action noise is seeded, and a run of another task,
+    a camera the policy needs or a folder that is no run are refused before anything is written."""
     from robo_reward.cli import main
     from robo_reward.data.lerobot_io import load_episode, read_info
 
@@ -304,4 +304,6 @@ def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm
     assert np.abs(np.diff(a.actions, axis=0)).max() > 0  # the policy acted (not a constant action)
     assert main(["collect", "--task", "peg-insert", "--policy", str(run), "--out", str(tmp_path / "c")]) == 2
     assert main(args + ["--cameras", "front", "--out", str(tmp_path / "d")]) == 2
-    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+    assert main(["collect", "--task", "pick-place", "--policy", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
+    assert f"{tmp_path / 'nope' / 'config.json'} is missing" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in "cde")
