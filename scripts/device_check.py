@@ -1,8 +1,8 @@
 """GPU check for the GRM (run through the device tool; `--device cpu --tiny` for a dry run here):
 streaming fused-step latency at batch 1 (three 96 px cameras) in fp32/bf16, eager and as one CUDA
 graph, and with a compiled encoder; training throughput (samples/s) on synthetic device-resident
-batches and through train-reward's own pipeline (CPU pair sampler, copy, augmentation on the device
-or on the CPU, optimiser step); then the side-by-side peer benchmark (ours vs LeRobot SARM vs GRM-3B
+batches and through train-reward's own pipeline (CPU pair sampler in-process or in worker processes,
+copy, augmentation on the device, optimiser step); then the side-by-side peer benchmark (ours vs LeRobot SARM vs GRM-3B
 architecture) in fp32 and bf16. Needs torch, transformers and lerobot (no dataset, no simulator).
 
   python scripts/device_check.py --device cuda --out $OUT [--skip latency,peers]
@@ -41,6 +41,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--tiny", action="store_true", help="tiny peers, few steps: a dry run of the script")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (tens of seconds)")
+    ap.add_argument("--sampler-workers", default="0,2,4,8",
+                    help="pipeline section: sampler worker processes to compare (comma-separated; 0 = in-process)")
     ap.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {','.join(SECTIONS)}")
     args = ap.parse_args()
     skip = {s for s in args.skip.split(",") if s}
@@ -78,12 +80,13 @@ def main() -> int:
                 print(json.dumps(res["throughput"][-1]), flush=True)
             attempt(f"throughput batch {batch} bf16 {bf16}", throughput)
     bank = None if "pipeline" in skip else synthetic_bank(episodes=4 if args.tiny else 24, length=40 if args.tiny else 100)
+    workers = [int(w) for w in args.sampler_workers.split(",")]
     for batch in () if bank is None else (8,) if args.tiny else (32, 128, 256):
-        for where in ("device", "cpu"):
-            def pipeline(batch=batch, where=where):
-                res["pipeline"].append(pipeline_throughput(device, batch, where, 3 if args.tiny else 40, bank))
+        for n in workers:
+            def pipeline(batch=batch, n=n):
+                res["pipeline"].append(pipeline_throughput(device, batch, "device", 3 if args.tiny else 40, bank, n))
                 print(json.dumps(res["pipeline"][-1]), flush=True)
-            attempt(f"pipeline batch {batch} augment on {where}", pipeline)
+            attempt(f"pipeline batch {batch} sampler workers {n}", pipeline)
     for bf16 in () if "peers" in skip else (False, True):
         name = f"bench_peers_gpu_{'bf16' if bf16 else 'fp32'}"
         cfg = PeersConfig(device=args.device, bf16=bf16, cuda_graph=cuda, tiny=args.tiny, out=args.out / name,

@@ -1,16 +1,18 @@
-"""Does the GRM get better with more training? One run trains the same multi-view GRM for a short and a
-long step budget on the same episodes and scores both on the same held-out and visual-shift episodes.
+"""What buys the GRM accuracy on held-out and visual-shift episodes: more training steps, or another
+augmentation? One run renders the episodes once, trains the same multi-view GRM for a short budget per
+`--augment` preset and `--seeds` seed, then (unless `--long-seconds 0`) for a long budget with the first
+preset, and scores every model on the same held-out and visual-shift episodes.
 
 Built for the device tool's GPU machine, which has no AV1 decoder and no text encoder: episodes are
 rendered in memory on all cores (same seeds and modes as `collect --quality mixed`), never written to
 video, and task-text embeddings come from a file made here (`--make-text FILE`). The long budget is
-`--long-seconds` of training, measured (its step count fixed from the speed of the short run, so both
-follow the full warm-up + cosine schedule).
+`--long-seconds` of training, measured (its step count fixed from the speed of the first short run, so
+both follow the full warm-up + cosine schedule).
 
   .venv/bin/python scripts/grm_scale.py --make-text .devdata/text.npz             # here, once
   python3 scripts/grm_scale.py --text .devdata/text.npz --out $OUT --device cuda   # there
   .venv/bin/python scripts/grm_scale.py --out /tmp/scale --device cpu --tiny       # a dry run here
-writes scale.json and the two checkpoints (<out>/short, <out>/long: model, tasks, config).
+writes scale.json and one checkpoint folder per model (<out>/short or <out>/short-<preset>-s<seed>, <out>/long).
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.data.recording import choose_mode, record_episode  # noqa: E402
 from robo_reward.envs import SimConfig, make_env  # noqa: E402
-from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig  # noqa: E402
+from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig, pair_batches  # noqa: E402
 from robo_reward.reward.checkpoint import TaskTable, save_checkpoint  # noqa: E402
 from robo_reward.reward.evaluate import score_rows, summarize  # noqa: E402
 from robo_reward.reward.infer import PERSPECTIVES, Scorer  # noqa: E402
 from robo_reward.reward.labels import subtask_shares  # noqa: E402
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters  # noqa: E402
-from robo_reward.reward.train import AUGMENTATIONS, TrainConfig, lr_scale, train_step  # noqa: E402
+from robo_reward.reward.train import AUGMENTATIONS, TrainConfig, lr_scale, sampler_workers, train_step  # noqa: E402
 from robo_reward.types import Episode  # noqa: E402
 
 TASKS = ("pick-place", "peg-insert", "drawer-stow")
@@ -83,19 +85,22 @@ def text_table(path: Path | None, texts: list[str]) -> np.ndarray:
 
 
 def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, augment: str = "basic",
-        seed: int = 0) -> tuple[GRM, float]:
-    """train-reward's optimisation (same step, schedule, augmentation, sampler) on an in-memory bank."""
+        seed: int = 0, workers: int = 0) -> tuple[GRM, float]:
+    """train-reward's optimisation (same step, schedule, augmentation, sampler and sampler workers) on an
+    in-memory bank."""
     torch.manual_seed(seed)
     model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=TrainConfig.__dataclass_fields__["lr"].default, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_scale(i, steps))
     sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=seed * 1000)
     gen = torch.Generator().manual_seed(seed * 7919)
+    batches = pair_batches(sampler, workers, pin_memory=device.type == "cuda")
     model.train()
     t0 = time.perf_counter()
     for _ in tqdm(range(steps), desc=f"train {steps} steps", unit="step", mininterval=5):
-        train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS[augment], device)
+        train_step(model, next(batches), opt, gen, 0.5, AUGMENTATIONS[augment], device)
         sched.step()
+    batches.close()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return model.eval(), time.perf_counter() - t0
@@ -130,11 +135,15 @@ def main() -> int:
     ap.add_argument("--text", type=Path, help="task-text embeddings made with --make-text (default: run the encoder)")
     ap.add_argument("--make-text", type=Path, help="write the suite's task-text embeddings to this .npz and exit")
     ap.add_argument("--short-steps", type=int, default=2500, help="the CPU benchmark's budget")
-    ap.add_argument("--long-seconds", type=float, default=240.0)
+    ap.add_argument("--long-seconds", type=float, default=240.0, help="0: no long run")
     ap.add_argument("--max-long-steps", type=int, default=40_000)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--augment", default="basic", choices=sorted(AUGMENTATIONS), help="train-reward --augment preset")
-    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--augment", default="basic",
+                    help=f"train-reward --augment presets, comma-separated ({', '.join(AUGMENTATIONS)}): one short run "
+                         "each (and per seed); the long run uses the first")
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds for the short runs")
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="render processes")
+    ap.add_argument("--sampler-workers", type=int, default=-1, help="train-reward --sampler-workers")
     ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
     args = ap.parse_args()
     if args.make_text:
@@ -151,7 +160,7 @@ def main() -> int:
     sets = render_sets(counts, args.workers)
     result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}",
-                    "git_revision": git_revision(), "command": " ".join(sys.argv), "tasks": list(TASKS), "augment": args.augment,
+                    "git_revision": git_revision(), "command": " ".join(sys.argv), "tasks": list(TASKS),
                     "episodes_per_task": counts, "render_seconds": round(time.perf_counter() - t0, 1),
                     "outcomes": {f"{t}/{s}": {o: sum(e.outcome == o for e in eps) for o in ("success", "partial", "failure")}
                                  for (t, s), eps in sets.items()}}
@@ -163,20 +172,30 @@ def main() -> int:
     texts = [t.text for t in bank.tasks]
     tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], text_table(args.text, texts),
                       [bank.goal_states(i) for i in range(len(texts))])
+    augments, seeds = args.augment.split(","), [int(x) for x in args.seeds.split(",")]
+    unknown = [a for a in augments if a not in AUGMENTATIONS]
+    if unknown:
+        ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")
+    workers = sampler_workers(args.sampler_workers, device)
     short = 20 if args.tiny else args.short_steps
-    runs = {}
-    model, seconds = fit(bank, tasks, short, args.batch_size, device, args.augment)
-    runs["short"] = (model, short, seconds)
-    rate = short / seconds
-    long_steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
-    model, seconds = fit(bank, tasks, long_steps, args.batch_size, device, args.augment)
-    runs["long"] = (model, long_steps, seconds)
-    for name, (model, steps, seconds) in runs.items():
-        save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size, "augment": args.augment,
-                                                                   "data": "rendered in memory (scripts/grm_scale.py)"},
+    plans = [(f"short-{a}-s{seed}" if len(augments) + len(seeds) > 2 else "short", a, short, seed)
+             for seed in seeds for a in augments]  # seed-major: a run cut short still compares the presets
+    result["sampler_workers"] = workers
+    for i, (name, augment, steps, seed) in enumerate([*plans, ("long", augments[0], 0, seeds[0])]):
+        if name == "long":
+            if args.long_seconds <= 0:
+                break
+            rate = short / result[plans[0][0]]["train_seconds"]  # the long budget in steps, from the first run's speed
+            steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
+        model, seconds = fit(bank, tasks, steps, args.batch_size, device, augment, seed, workers)
+        save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size, "augment": augment,
+                                                                   "seed": seed, "data": "rendered in memory (scripts/grm_scale.py)"},
                                                          "step": steps})
-        result[name] = {"steps": steps, "train_seconds": round(seconds, 1), "pairs_per_s": round(steps * args.batch_size / seconds, 1),
-                        "parameters": count_parameters(model), "eval": evaluate(model, tasks, sets, device)}
+        t_eval = time.perf_counter()
+        scores = evaluate(model, tasks, sets, device)
+        result[name] = {"steps": steps, "augment": augment, "seed": seed, "train_seconds": round(seconds, 1),
+                        "pairs_per_s": round(steps * args.batch_size / seconds, 1), "parameters": count_parameters(model),
+                        "eval_seconds": round(time.perf_counter() - t_eval, 1), "eval": scores}
         write_json(args.out / "scale.json", result)
         print(name, json.dumps({k: v["fused"]["completion_accuracy"] for k, v in result[name]["eval"].items()}), flush=True)
     return 0

@@ -6,7 +6,7 @@ frame); backward-anchored pairs (p = a goal state of the task, Φ = 1)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +67,14 @@ class PairBatch:
     hop: torch.Tensor  # float [B]
     hop_target: torch.Tensor  # float [B, bins]
     stage: torch.Tensor  # long [B]
+    episode: torch.Tensor  # long [U]: which of the batch's episodes (0..K-1) each state comes from
 
     def to(self, device: torch.device | str) -> PairBatch:
         return PairBatch(**{k: v.to(device, non_blocking=True) for k, v in self.__dict__.items()})
+
+    def pin_memory(self) -> PairBatch:
+        """Page-locked copy (DataLoader's pin-memory thread calls this): the GPU copy can then overlap the step."""
+        return PairBatch(**{k: v.pin_memory() for k, v in self.__dict__.items()})
 
 
 class EpisodeBank:
@@ -209,7 +214,7 @@ class PairSampler:
     def __init__(self, bank: EpisodeBank, text_embeddings: np.ndarray, cfg: SamplerConfig, seed: int = 0) -> None:
         if not bank.episodes:
             raise DatasetError("no episodes to train on")
-        self.bank, self.cfg = bank, cfg
+        self.bank, self.cfg, self.seed = bank, cfg, seed
         self.rng = np.random.default_rng(seed)
         self.text = text_embeddings.astype(np.float32)
         self.by_task = {t: [i for i, e in enumerate(bank.episodes) if e.task_id == t] for t in range(len(bank.tasks))}
@@ -252,6 +257,7 @@ class PairSampler:
         states: list[np.ndarray] = []
         index: dict[tuple[int, int], int] = {}
         views: list[np.ndarray] = []
+        source: list[int] = []
 
         def state(e: int, t: int) -> int:
             key = (e, t)
@@ -259,6 +265,7 @@ class PairSampler:
                 index[key] = len(states)
                 states.append(bank.episodes[e].frames[t])
                 views.append(bank.episodes[e].views)
+                source.append(e)
             return index[key]
 
         cols = {k: [] for k in ("p", "q", "start", "goal", "phi_p", "phi_q", "task", "stage")}
@@ -313,5 +320,35 @@ class PairSampler:
             goal=torch.tensor(cols["goal"]), text=torch.from_numpy(self.text[task]),
             stage_mask=torch.from_numpy(self.masks[task]), hop=torch.from_numpy(hop.astype(np.float32)),
             hop_target=torch.from_numpy(smoothed_bin_targets(hop, cfg.hop_bins).astype(np.float32)),
-            stage=torch.tensor(cols["stage"]),
+            stage=torch.tensor(cols["stage"]), episode=torch.from_numpy(np.unique(source, return_inverse=True)[1].astype(np.int64)),
         )
+
+
+class _SamplerStream(torch.utils.data.IterableDataset):
+    """Endless batches from one PairSampler; each DataLoader worker draws from its own stream."""
+
+    def __init__(self, sampler: PairSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[PairBatch]:
+        info = torch.utils.data.get_worker_info()
+        if info is not None:  # a forked copy of the sampler: give it a stream of its own
+            self.sampler.rng = np.random.default_rng([self.sampler.seed, info.id + 1])
+        while True:
+            yield self.sampler.sample()
+
+
+def pair_batches(sampler: PairSampler, workers: int = 0, pin_memory: bool = False) -> Iterator[PairBatch]:
+    """Endless training batches. `workers` = 0 samples in this process (the same stream as calling
+    `sampler.sample()`); more draw batches in that many forked worker processes, which share the bank's
+    frames copy-on-write, while the main process trains: on a GPU the single-threaded sampler is most of
+    each step. Batches then come round-robin from the workers' own seeded streams (reproducible for a
+    given seed and worker count, not equal to the in-process stream)."""
+    if workers < 0:
+        raise ValueError(f"sampler workers must be >= 0, got {workers}")
+    if workers == 0:
+        while True:
+            yield sampler.sample()
+    loader = torch.utils.data.DataLoader(_SamplerStream(sampler), batch_size=None, num_workers=workers,
+                                         pin_memory=pin_memory, prefetch_factor=2, multiprocessing_context="fork")
+    yield from loader

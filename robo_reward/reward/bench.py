@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig
+from robo_reward.reward.bank import EpisodeBank, PairSampler, SamplerConfig, pair_batches
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
 from robo_reward.reward.labels import subtask_shares
@@ -117,10 +117,12 @@ def synthetic_bank(episodes: int = 24, length: int = 100, image_size: int = 96) 
     return bank
 
 
-def pipeline_throughput(device: torch.device, batch: int, augment_on: str, steps: int, bank: EpisodeBank | None = None) -> dict:
-    """What `train-reward` really does per step, timed: the CPU pair sampler, the host-to-device copy,
-    the `basic` augmentation (on the device, as training does, or on the CPU before the copy, as it did
-    before) and one optimiser step. Sampling time is reported apart."""
+def pipeline_throughput(device: torch.device, batch: int, augment_on: str, steps: int, bank: EpisodeBank | None = None,
+                        workers: int = 0) -> dict:
+    """What `train-reward` really does per step, timed: the CPU pair sampler (in this process, or in
+    `workers` processes as `--sampler-workers` runs it), the host-to-device copy, the `basic`
+    augmentation (on the device, as training does, or on the CPU before the copy, as it did before) and
+    one optimiser step. `sample_ms` is the wait for the next batch (all of the sampling when in-process)."""
     if augment_on not in ("device", "cpu"):
         raise ValueError(f"augment_on must be 'device' or 'cpu', got {augment_on!r}")
     bank = bank or synthetic_bank()
@@ -129,12 +131,13 @@ def pipeline_throughput(device: torch.device, batch: int, augment_on: str, steps
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     text = np.random.default_rng(0).normal(size=(len(bank.tasks), 384)).astype(np.float32)
     sampler = PairSampler(bank, text, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=0)
+    batches = pair_batches(sampler, workers, pin_memory=device.type == "cuda")
     gen, aug = torch.Generator().manual_seed(0), AUGMENTATIONS["basic"]
     times, sample_times = [], []
     for i in range(steps + 5):
         sync(device)
         t0 = time.perf_counter()
-        pairs = sampler.sample()
+        pairs = next(batches)
         t1 = time.perf_counter()
         if augment_on == "cpu":
             pairs.frames = augment(pairs.frames, gen, aug)
@@ -144,5 +147,6 @@ def pipeline_throughput(device: torch.device, batch: int, augment_on: str, steps
             times.append(time.perf_counter() - t0)
             sample_times.append(t1 - t0)
     step = float(np.median(times))
-    return {"batch": batch, "augment_on": augment_on, "model_input": 64, "frame_size": int(bank.episodes[0].frames.shape[2]),
+    batches.close()  # stops the workers
+    return {"batch": batch, "augment_on": augment_on, "workers": workers, "model_input": 64, "frame_size": int(bank.episodes[0].frames.shape[2]),
             "step_ms": step * 1e3, "sample_ms": float(np.median(sample_times) * 1e3), "samples_per_s": batch / step}

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.data.sources import parse_camera_map
 from robo_reward.device import resolve_device
-from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig
+from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig, pair_batches
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
 from robo_reward.reward.text import embed_texts
@@ -40,6 +40,9 @@ class TrainConfig:
                 "gain) | strong (+ affine warp, colour, contrast)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    sampler_workers: int = field(default=-1, metadata={
+        "help": "processes that sample pairs while the model trains (-1: 4 on a GPU, 0 on the CPU, where the "
+                "step itself is the cost; 0: sample in the training process)"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
     resume: bool = field(default=False, metadata={"help": "continue from out/last if it exists"})
@@ -63,7 +66,9 @@ class TrainConfig:
 class Augmentation:
     """Per-state image augmentation: a random shift (replicate-pad then crop, DrQ) or, when `scale` or
     `rotate_deg` is set, a random affine warp (a camera moved a few centimetres); brightness gain;
-    per-channel colour gain (lighting and object colours); contrast around each image's mean."""
+    per-channel colour gain (lighting and object colours); contrast around each image's mean. With
+    `per_episode` every state of one episode in a batch shares the draws, as a real camera move or
+    lighting change holds for a whole episode: the pair (p, q) then differs only by what happened."""
 
     shift_px: int = 4
     brightness: float = 0.15
@@ -71,6 +76,7 @@ class Augmentation:
     contrast: float = 0.0
     scale: float = 0.0
     rotate_deg: float = 0.0
+    per_episode: bool = False
 
 
 AUGMENTATIONS: dict[str, Augmentation | None] = {
@@ -78,6 +84,8 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "basic": Augmentation(),
     "colour": Augmentation(colour=0.05),  # adapt's default: one demo must not be memorised
     "strong": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0),
+    "strong-episode": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0,
+                                   per_episode=True),
 }
 
 
@@ -86,41 +94,47 @@ def _uniform(shape: tuple[int, ...], rng: torch.Generator, half_width: float, de
     return ((torch.rand(shape, generator=rng) - 0.5) * 2 * half_width).to(device)
 
 
-def _shift(x: torch.Tensor, rng: torch.Generator, pad: int) -> torch.Tensor:
+def _shift(x: torch.Tensor, rng: torch.Generator, pad: int, slot: torch.Tensor, slots: int) -> torch.Tensor:
     m, c, h, w = x.shape
     dev = x.device
     x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (m,), generator=rng).to(dev)
-    dy = torch.randint(0, 2 * pad + 1, (m,), generator=rng).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (slots,), generator=rng).to(dev)[slot]
+    dy = torch.randint(0, 2 * pad + 1, (slots,), generator=rng).to(dev)[slot]
     rows = (torch.arange(h, device=dev)[None, :] + dy[:, None])  # [M, H]
     cols = (torch.arange(w, device=dev)[None, :] + dx[:, None])
     return x[torch.arange(m, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
              rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
+def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation, slot: torch.Tensor, slots: int) -> torch.Tensor:
     m, _, h, w = x.shape
-    angle = torch.deg2rad(_uniform((m,), rng, aug.rotate_deg, x.device))
-    zoom = 1.0 + _uniform((m,), rng, aug.scale, x.device)
-    shift = _uniform((m, 2), rng, 2.0 * aug.shift_px / h, x.device)  # grid units: the image spans [-1, 1]
+    angle = torch.deg2rad(_uniform((slots,), rng, aug.rotate_deg, x.device))[slot]
+    zoom = 1.0 + _uniform((slots,), rng, aug.scale, x.device)[slot]
+    shift = _uniform((slots, 2), rng, 2.0 * aug.shift_px / h, x.device)[slot]  # grid units: the image spans [-1, 1]
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], -1), torch.stack([sin, cos, shift[:, 1]], -1)], 1)
     grid = F.affine_grid(theta, [m, x.shape[1], h, w], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation) -> torch.Tensor:
+def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episode: torch.Tensor | None = None) -> torch.Tensor:
     """Augment a batch of states [N, V, H, W, C] (uint8 in and out) on the frames' device: geometry per
-    camera, photometry per state (one lighting for all of a state's cameras)."""
+    camera, photometry per state (one lighting for all of a state's cameras); with `aug.per_episode`,
+    per camera and per `episode` id (one per state, 0..K-1) instead of per state."""
     n, v, h, w, c = frames.shape
+    dev = frames.device
+    group = episode.to(dev) if aug.per_episode and episode is not None else torch.arange(n, device=dev)
+    k = int(group.max()) + 1 if n else 0
+    slot = (group[:, None] * v + torch.arange(v, device=dev)[None, :]).flatten()  # image -> its draw
     x = frames.flatten(0, 1).permute(0, 3, 1, 2).float()
-    x = _affine(x, rng, aug) if aug.scale > 0 or aug.rotate_deg > 0 else _shift(x, rng, aug.shift_px)
-    x = x.view(n, v, c, h, w) * (1.0 + _uniform((n, 1, 1, 1, 1), rng, aug.brightness, x.device))
+    x = (_affine(x, rng, aug, slot, k * v) if aug.scale > 0 or aug.rotate_deg > 0
+         else _shift(x, rng, aug.shift_px, slot, k * v))
+    x = x.view(n, v, c, h, w) * (1.0 + _uniform((k, 1, 1, 1, 1), rng, aug.brightness, dev)[group])
     if aug.colour > 0:
-        x = x * (1.0 + _uniform((n, 1, c, 1, 1), rng, aug.colour, x.device))
+        x = x * (1.0 + _uniform((k, 1, c, 1, 1), rng, aug.colour, dev)[group])
     if aug.contrast > 0:
         mean = x.mean(dim=(2, 3, 4), keepdim=True)
-        x = mean + (x - mean) * (1.0 + _uniform((n, v, 1, 1, 1), rng, aug.contrast, x.device))
+        x = mean + (x - mean) * (1.0 + _uniform((k, v, 1, 1, 1), rng, aug.contrast, dev)[group])
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
@@ -146,7 +160,7 @@ def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimize
     the device before augmentation: on a GPU the image warps cost almost nothing there."""
     batch = batch.to(device)
     if aug is not None:
-        batch = replace(batch, frames=augment(batch.frames, gen, aug))
+        batch = replace(batch, frames=augment(batch.frames, gen, aug, batch.episode))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         loss, metrics = grm_loss(net, batch, stage_weight)
     opt.zero_grad(set_to_none=True)
@@ -167,6 +181,17 @@ def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
         ep.phi, ep.stage = ep.phi[perm], ep.stage[perm]
 
 
+def sampler_workers(requested: int, device: torch.device) -> int:
+    """Worker processes for the pair sampler: `requested`, or for -1 four on a GPU (where the single-threaded
+    sampler was 40-75% of each step) and none on the CPU (where it is ~5% and workers take the cores the
+    step needs), never more than the cores this process may use leave free."""
+    if requested < -1:
+        raise ValueError(f"--sampler-workers must be -1 (auto) or >= 0, got {requested}")
+    if requested >= 0:
+        return requested
+    return min(4, max(len(os.sched_getaffinity(0)) - 1, 0)) if device.type == "cuda" else 0
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a GRM. Returns the final summary (also written to out/summary.json)."""
     if cfg.augment not in AUGMENTATIONS:
@@ -182,6 +207,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     if ddp and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
+    workers = sampler_workers(cfg.sampler_workers, device)
     torch.manual_seed(cfg.seed + rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,6 +242,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=cfg.batch_size, hop_bins=mcfg.hop_bins,
                                                                       dataset_weights=weights),
                           seed=cfg.seed * 1000 + rank + start_step)
+    batches = pair_batches(sampler, workers, pin_memory=device.type == "cuda")
     gen = torch.Generator().manual_seed(cfg.seed * 7919 + rank + start_step)
     writer = None
     if rank == 0:
@@ -230,7 +257,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                initial=start_step, total=cfg.steps)
     model.train()
     for step in bar:
-        metrics = train_step(net, sampler.sample(), opt, gen, cfg.stage_weight, AUGMENTATIONS[cfg.augment], device)
+        metrics = train_step(net, next(batches), opt, gen, cfg.stage_weight, AUGMENTATIONS[cfg.augment], device)
         sched.step()
         samples += cfg.batch_size
         if writer is not None and (step % 10 == 0 or step == cfg.steps - 1):
@@ -240,9 +267,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             save_checkpoint(last, model, tasks, {**extra, "step": step + 1}, opt)
     elapsed = time.perf_counter() - t0
+    batches.close()
     summary = {"steps": cfg.steps, "final": metrics, "seconds": round(elapsed, 1),
                "samples_per_s": round(samples * (int(os.environ.get("WORLD_SIZE", "1"))) / max(elapsed, 1e-9), 1),
-               "device": str(device), "parameters": count_parameters(model)}
+               "device": str(device), "sampler_workers": workers, "parameters": count_parameters(model)}
     if rank == 0:
         write_json(out / "summary.json", summary)
         if writer is not None:

@@ -81,8 +81,10 @@ def test_resume_continues_from_the_last_checkpoint(mixed_dataset, tmp_path):
     train(TrainConfig(data=(str(root),), out=out, **{**TINY, "steps": 40, "checkpoint_every": 20}), progress=False)
     first = read_meta(out / "last")["step"]
     w_before = load_checkpoint(out / "last")[0].state_dict()["hop_head.0.weight"].clone()
-    train(TrainConfig(data=(str(root),), out=out, resume=True, **{**TINY, "steps": 60, "checkpoint_every": 20}), progress=False)
-    assert first == 40 and read_meta(out / "last")["step"] == 60
+    # the second leg samples its pairs in a worker process (train-reward --sampler-workers 1)
+    summary = train(TrainConfig(data=(str(root),), out=out, resume=True, sampler_workers=1,
+                                **{**TINY, "steps": 60, "checkpoint_every": 20}), progress=False)
+    assert first == 40 and read_meta(out / "last")["step"] == 60 and summary["sampler_workers"] == 1
     assert not torch.equal(w_before, load_checkpoint(out / "last")[0].state_dict()["hop_head.0.weight"])
     assert len(_scalars(out / "tb", "train/loss")) > 0
 
@@ -151,7 +153,7 @@ def test_ddp_two_processes_gloo(mixed_dataset, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "robo_reward.cli", "train-reward", "--data", str(root), "--out", str(out), "--steps", "6",
-           "--batch-size", "4", "--image-size", "32", "--device", "cpu"]
+           "--batch-size", "4", "--image-size", "32", "--device", "cpu", "--sampler-workers", "1"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert read_meta(out / "last")["step"] == 6
