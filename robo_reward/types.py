@@ -101,6 +101,9 @@ class TimeStep:
 
 
 OUTCOMES = ("success", "partial", "failure")
+# Robo-Dopamine's completion rule calls an episode partial when its mean progress is at least this; the
+# outcome labels use the same line on the progress the completed subtasks are worth (equal shares)
+PARTIAL_PROGRESS = 0.4
 
 
 @dataclass(frozen=True)

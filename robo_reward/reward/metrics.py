@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from robo_reward.types import OUTCOMES
+from robo_reward.types import OUTCOMES, PARTIAL_PROGRESS
 
 
 def rankdata(x: np.ndarray) -> np.ndarray:
@@ -40,7 +40,7 @@ def classify_completion(progress: np.ndarray) -> str:
     last_third = p[-max(1, len(p) // 3):]
     if p[-1] > 0.8 and last_third.mean() > 0.6:
         return "success"
-    if p.mean() >= 0.4:
+    if p.mean() >= PARTIAL_PROGRESS:
         return "partial"
     return "failure"
 

@@ -65,7 +65,7 @@ def test_failure_modes_produce_their_outcome(task):
         for mode, want in MODE_OUTCOME.items():
             for seed in range(200, 205):
                 ts = run_episode(env, mode, seed)
-                got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"])
+                got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"], n_sub)
                 assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info['subtasks_completed']} subtasks)"
                 if mode == "near_miss":
                     assert ts.info["subtasks_completed"] == n_sub - 1
@@ -193,3 +193,16 @@ def test_visual_shift_moves_cameras():
 def test_bad_configs_fail_clearly(task, cfg, match):
     with pytest.raises(ValueError, match=match):
         make_env(task, cfg)
+
+
+def test_outcome_rule_by_hand():
+    """partial needs completed subtasks worth >= 0.4 of the task in equal shares: two of four, one of two."""
+    assert outcome_from_progress(True, 4, 4) == "success"
+    assert outcome_from_progress(False, 1, 4) == "failure"
+    assert outcome_from_progress(False, 2, 4) == "partial"
+    assert outcome_from_progress(False, 1, 3) == "failure"
+    assert outcome_from_progress(False, 2, 3) == "partial"
+    assert outcome_from_progress(False, 0, 2) == "failure"
+    assert outcome_from_progress(False, 1, 2) == "partial"  # MetaWorld drawer-close: reached the handle
+    with pytest.raises(ValueError, match="5 of 4 subtasks"):
+        outcome_from_progress(False, 5, 4)

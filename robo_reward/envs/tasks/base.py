@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robo_reward.envs.arm import ArmSim
+from robo_reward.types import PARTIAL_PROGRESS
 
 EE_STEP = 0.05  # metres per control step at |action| = 1 (0.5 m/s at 10 Hz)
 OPEN, CLOSE = -1.0, 1.0
@@ -28,12 +29,16 @@ MODE_OUTCOME = {
 MIXED_WEIGHTS = {"expert": 0.35, "stall": 0.1, "drop": 0.1, "near_miss": 0.15, "miss_grasp": 0.1, "imposter": 0.2}
 
 
-def outcome_from_progress(success: bool, completed: int) -> str:
-    """success if the task's physical success holds at the end; failure if it never got past the
-    first subtask (at most one completed); partial otherwise."""
+def outcome_from_progress(success: bool, completed: int, n_subtasks: int) -> str:
+    """success if the task's physical success holds at the end; partial if the subtasks completed on
+    the way are worth at least PARTIAL_PROGRESS of the task in equal shares (the step-wise labels), so
+    that the completion rule applied to the true progress gives the true outcome; failure otherwise.
+    Four subtasks: two make a partial (one is 0.25); two subtasks (MetaWorld drawer-close): one (0.5)."""
+    if n_subtasks < 1 or not 0 <= completed <= n_subtasks:
+        raise ValueError(f"{completed} of {n_subtasks} subtasks completed")
     if success:
         return "success"
-    return "failure" if completed <= 1 else "partial"
+    return "partial" if completed / n_subtasks >= PARTIAL_PROGRESS else "failure"
 
 
 @dataclass(frozen=True)
