@@ -195,6 +195,21 @@ def test_bad_configs_fail_clearly(task, cfg, match):
         make_env(task, cfg)
 
 
+def test_metaworld_two_subtask_outcomes():
+    """MetaWorld drawer-close has two subtasks: a stall that reached the handle is partial (one of two
+    subtasks is worth 0.5, as its equal-share progress label says), an imposter that never did is a failure."""
+    env = make_env("mw/drawer-close-v3", SimConfig(image_size=32, cameras=("front",)))
+    n_sub = len(env.spec.subtasks)
+    try:
+        for seed in range(200, 203):
+            stall, imposter = run_episode(env, "stall", seed), run_episode(env, "imposter", seed)
+            assert stall.info["subtasks_completed"] >= 1
+            if not stall.info["success"]:  # its random hovering may close the drawer by accident
+                assert outcome_from_progress(False, stall.info["subtasks_completed"], n_sub) == "partial"
+            assert outcome_from_progress(imposter.info["success"], imposter.info["subtasks_completed"], n_sub) == "failure"
+    finally:
+        env.close()
+
 def test_outcome_rule_by_hand():
     """partial needs completed subtasks worth >= 0.4 of the task in equal shares: two of four, one of two."""
     assert outcome_from_progress(True, 4, 4) == "success"
