@@ -155,6 +155,11 @@ def main() -> int:
     if args.out is None:
         ap.error("--out is required")
     device = torch.device(args.device)
+    augments, seeds = args.augment.split(","), [int(x) for x in args.seeds.split(",")]
+    unknown = [a for a in augments if a not in AUGMENTATIONS]
+    if unknown:
+        ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")
+    workers = sampler_workers(args.sampler_workers, device)
     counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": 40, "test": 30, "shift": 30}
     t0 = time.perf_counter()
     sets = render_sets(counts, args.workers)
@@ -172,16 +177,11 @@ def main() -> int:
     texts = [t.text for t in bank.tasks]
     tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], text_table(args.text, texts),
                       [bank.goal_states(i) for i in range(len(texts))])
-    augments, seeds = args.augment.split(","), [int(x) for x in args.seeds.split(",")]
-    unknown = [a for a in augments if a not in AUGMENTATIONS]
-    if unknown:
-        ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")
-    workers = sampler_workers(args.sampler_workers, device)
     short = 20 if args.tiny else args.short_steps
     plans = [(f"short-{a}-s{seed}" if len(augments) + len(seeds) > 2 else "short", a, short, seed)
              for seed in seeds for a in augments]  # seed-major: a run cut short still compares the presets
     result["sampler_workers"] = workers
-    for i, (name, augment, steps, seed) in enumerate([*plans, ("long", augments[0], 0, seeds[0])]):
+    for name, augment, steps, seed in [*plans, ("long", augments[0], 0, seeds[0])]:
         if name == "long":
             if args.long_seconds <= 0:
                 break
