@@ -184,12 +184,14 @@ def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
 def sampler_workers(requested: int, device: torch.device) -> int:
     """Worker processes for the pair sampler: `requested`, or for -1 four on a GPU (where the single-threaded
     sampler was 40-75% of each step) and none on the CPU (where it is ~5% and workers take the cores the
-    step needs), never more than the cores this process may use leave free."""
+    step needs), never more than this process's share of the cores (torchrun's ranks on one node split them)
+    leaves free."""
     if requested < -1:
         raise ValueError(f"--sampler-workers must be -1 (auto) or >= 0, got {requested}")
     if requested >= 0:
         return requested
-    return min(4, max(len(os.sched_getaffinity(0)) - 1, 0)) if device.type == "cuda" else 0
+    cores = len(os.sched_getaffinity(0)) // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return min(4, max(cores - 1, 0)) if device.type == "cuda" else 0
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict:

@@ -70,3 +70,15 @@ def test_per_episode_augmentation_shares_draws_within_an_episode():
     assert not torch.equal(y[0, 0], y[0, 1])  # each camera still moves on its own
     z = augment(x, torch.Generator().manual_seed(1), AUGMENTATIONS["strong"], episode)
     assert not torch.equal(z[0], z[1])  # the per-state preset ignores the ids
+
+
+def test_auto_worker_count(monkeypatch):
+    from robo_reward.reward.train import sampler_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert sampler_workers(-1, torch.device("cpu")) == 0 and sampler_workers(2, torch.device("cpu")) == 2
+    assert sampler_workers(-1, torch.device("cuda")) == 4
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # eight ranks on 16 cores: one worker each
+    assert sampler_workers(-1, torch.device("cuda")) == 1
+    with pytest.raises(ValueError, match="--sampler-workers must be -1"):
+        sampler_workers(-2, torch.device("cpu"))
