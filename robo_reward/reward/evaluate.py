@@ -133,6 +133,8 @@ def summarize(rows: list[dict], curves: tuple[str, ...] = PERSPECTIVES, headline
             m[f"{kind}_scored_not_success"] = float(np.mean([r[f"{p}/pred"] != "success" for r in rows if r["mode"] == kind]))
         out[p] = m
     out.update(dict(out[headline].items()))
+    out["misses"] = [{"episode": r["episode"], "mode": r["mode"], "outcome": r["outcome"], "predicted": r[f"{headline}/pred"],
+                      "final": round(r[f"{headline}/final"], 3)} for r in rows if r[f"{headline}/pred"] != r["outcome"]]
     if all("stage_acc" in r for r in rows):
         out["stage_accuracy"] = float(np.average([r["stage_acc"] for r in rows], weights=[r["length"] for r in rows]))
     return out

@@ -136,6 +136,11 @@ def test_cli_train_eval_score(mixed_dataset, tmp_path, capsys):
     for p in ("incremental", "forward", "backward", "fused"):
         assert "completion_accuracy" in metrics[p]
     assert any("auroc_vs_" in k for k in metrics["fused"])
+    # the misclassified episodes are listed (and printed): as many as the accuracy says
+    assert len(metrics["misses"]) == round((1 - metrics["completion_accuracy"]) * metrics["episodes"])
+    printed = capsys.readouterr().out
+    for miss in metrics["misses"][:10]:
+        assert f"miss: episode {miss['episode']} ({miss['mode']}) is {miss['outcome']}, scored {miss['predicted']}" in printed
     assert list((ev / "plots").glob("*.png")) and list((ev / "videos").glob("*.mp4"))
     pq = tmp_path / "progress.parquet"
     assert main(["score", "--model", str(run / "last"), "--data", str(root), "--out", str(pq)]) == 0
