@@ -136,6 +136,7 @@ def test_cli_train_eval_score(mixed_dataset, tmp_path, capsys):
     for p in ("incremental", "forward", "backward", "fused"):
         assert "completion_accuracy" in metrics[p]
     assert any("auroc_vs_" in k for k in metrics["fused"])
+    assert metrics["true_progress_completion_accuracy"] == 1.0  # the collected labels agree with the rule
     # the misclassified episodes are listed (and printed): as many as the accuracy says
     assert len(metrics["misses"]) == round((1 - metrics["completion_accuracy"]) * metrics["episodes"])
     printed = capsys.readouterr().out
