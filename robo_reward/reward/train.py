@@ -37,7 +37,7 @@ class TrainConfig:
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
     augment: str = field(default="strong", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
-                "gain) | strong (+ affine warp, colour, contrast)"})
+                "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     sampler_workers: int = field(default=-1, metadata={
