@@ -46,6 +46,10 @@ def main() -> int:
     ap.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {','.join(SECTIONS)}")
     args = ap.parse_args()
     skip = {s for s in args.skip.split(",") if s}
+    try:
+        workers = [int(w) for w in args.sampler_workers.split(",")]
+    except ValueError:
+        ap.error(f"--sampler-workers must be comma-separated integers, got {args.sampler_workers!r}")
     if skip - set(SECTIONS):
         ap.error(f"--skip {args.skip}: sections are {','.join(SECTIONS)}")
     device = torch.device(args.device)
@@ -80,7 +84,6 @@ def main() -> int:
                 print(json.dumps(res["throughput"][-1]), flush=True)
             attempt(f"throughput batch {batch} bf16 {bf16}", throughput)
     bank = None if "pipeline" in skip else synthetic_bank(episodes=4 if args.tiny else 24, length=40 if args.tiny else 100)
-    workers = [int(w) for w in args.sampler_workers.split(",")]
     for batch in () if bank is None else (8,) if args.tiny else (32, 128, 256):
         for n in workers:
             def pipeline(batch=batch, n=n):

@@ -155,7 +155,11 @@ def main() -> int:
     if args.out is None:
         ap.error("--out is required")
     device = torch.device(args.device)
-    augments, seeds = args.augment.split(","), [int(x) for x in args.seeds.split(",")]
+    augments = args.augment.split(",")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     unknown = [a for a in augments if a not in AUGMENTATIONS]
     if unknown:
         ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")

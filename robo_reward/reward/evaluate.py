@@ -134,8 +134,8 @@ def summarize(rows: list[dict], curves: tuple[str, ...] = PERSPECTIVES, headline
             m[f"{kind}_scored_not_success"] = float(np.mean([r[f"{p}/pred"] != "success" for r in rows if r["mode"] == kind]))
         out[p] = m
     out.update(dict(out[headline].items()))
-    if all("true/pred" in r for r in rows):  # the labels' own ceiling: the rule applied to the true progress
-        out["true_progress_completion_accuracy"] = float(np.mean([r["true/pred"] == r["outcome"] for r in rows]))
+    # the labels' own ceiling: the completion rule applied to the true progress
+    out["true_progress_completion_accuracy"] = float(np.mean([r["true/pred"] == r["outcome"] for r in rows]))
     out["misses"] = [{"episode": r["episode"], "mode": r["mode"], "outcome": r["outcome"], "predicted": r[f"{headline}/pred"],
                       "final": round(r[f"{headline}/final"], 3)} for r in rows if r[f"{headline}/pred"] != r["outcome"]]
     if all("stage_acc" in r for r in rows):

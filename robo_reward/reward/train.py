@@ -79,13 +79,13 @@ class Augmentation:
     per_episode: bool = False
 
 
+_STRONG = Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0)
 AUGMENTATIONS: dict[str, Augmentation | None] = {
     "none": None,
     "basic": Augmentation(),
     "colour": Augmentation(colour=0.05),  # adapt's default: one demo must not be memorised
-    "strong": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0),
-    "strong-episode": Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0,
-                                   per_episode=True),
+    "strong": _STRONG,
+    "strong-episode": replace(_STRONG, per_episode=True),
 }
 
 
