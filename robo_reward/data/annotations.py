@@ -55,15 +55,25 @@ def validate_spans(spans: Sequence[SubtaskSpan], length: int, where: str) -> Non
 
 
 def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[SubtaskSpan, ...]:
-    """Subtask spans from the per-frame count of completed subtasks (non-decreasing).
+    """Subtask spans from the per-frame count of completed subtasks.
 
     Frame t belongs to subtask min(completed[t], N-1); the frame on which subtask k completes
-    still belongs to k, so each span ends where its subtask is achieved."""
+    still belongs to k, so each span ends where its subtask is achieved. A count that falls (the
+    robot dropped what it held) starts the list again from the subtask it fell back to: a subtask
+    followed by one that is not the next was not completed (see `span_completed`)."""
     completed = np.asarray(completed)
     if completed.ndim != 1 or len(completed) == 0:
         raise ValueError("completion counts must be a non-empty 1-D array")
-    if np.any(np.diff(completed) < 0):
-        raise ValueError("completion counts must never decrease")
+    if np.any(completed < 0) or np.any(completed > len(names)):
+        raise ValueError(f"completion counts must lie in [0, {len(names)}], got {completed.min()}..{completed.max()}")
+    cuts = np.nonzero(np.diff(completed) < 0)[0] + 1
+    spans: list[SubtaskSpan] = []
+    for offset, segment in zip([0, *cuts], np.split(completed, cuts), strict=True):
+        spans += [SubtaskSpan(s.name, s.start + offset, s.end + offset) for s in _monotone_spans(segment, names)]
+    return tuple(spans)
+
+
+def _monotone_spans(completed: np.ndarray, names: Sequence[str]) -> list[SubtaskSpan]:
     n, t_last = len(names), len(completed) - 1
     spans = []
     start = 0
@@ -79,7 +89,15 @@ def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[
         if not len(done):
             break
         start = end + 1
-    return tuple(spans)
+    return spans
+
+
+def span_completed(spans: Sequence[SubtaskSpan], i: int, names: Sequence[str], success: bool) -> bool:
+    """Span i's subtask was achieved: the next span is a later subtask, or it is the last span of a
+    successful episode. A next span of the same or an earlier subtask means the progress was lost."""
+    if i == len(spans) - 1:
+        return success
+    return list(names).index(spans[i + 1].name) > list(names).index(spans[i].name)
 
 
 def frame_stage(spans: Sequence[SubtaskSpan], names: Sequence[str], length: int) -> np.ndarray:
@@ -93,10 +111,10 @@ def frame_stage(spans: Sequence[SubtaskSpan], names: Sequence[str], length: int)
 
 
 def temporal_proportions(annotations: Sequence[EpisodeAnnotation], names: Sequence[str]) -> dict[str, float]:
-    """SARM's dataset prior: the mean share of each subtask in the episodes that completed all
-    subtasks (falling back to all episodes), renormalised to sum to 1. Frame-exact, unlike
+    """SARM's dataset prior: the mean share of each subtask in the episodes that went through all
+    subtasks once, in order (falling back to all episodes), renormalised to sum to 1. Frame-exact, unlike
     LeRobot's whole-second rounding."""
-    full = [a for a in annotations if len(a.subtasks) == len(names)] or list(annotations)
+    full = [a for a in annotations if [s.name for s in a.subtasks] == list(names)] or list(annotations)
     if not full:
         raise ValueError("no annotated episodes to compute temporal proportions from")
     shares = np.zeros(len(names))

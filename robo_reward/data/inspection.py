@@ -30,10 +30,10 @@ class InspectConfig:
 def summarize_dataset(info: DatasetInfo) -> dict:
     lengths = np.array([a.length for a in info.episodes])
     coverage = {}
-    for name in info.subtasks:
-        spans = [(s, a.length) for a in info.episodes for s in a.subtasks if s.name == name]
-        coverage[name] = {"episodes": len(spans),
-                          "mean_share": round(float(np.mean([(s.end - s.start + 1) / n for s, n in spans])), 3) if spans else 0.0}
+    for name in info.subtasks:  # per episode that entered it (a re-grasp after a drop enters a subtask twice)
+        shares = [sum(s.end - s.start + 1 for s in a.subtasks if s.name == name) / a.length
+                  for a in info.episodes if any(s.name == name for s in a.subtasks)]
+        coverage[name] = {"episodes": len(shares), "mean_share": round(float(np.mean(shares)), 3) if shares else 0.0}
     return {
         "root": str(info.root), "episodes": len(info.episodes), "frames": int(lengths.sum()), "fps": info.fps,
         "length": {"min": int(lengths.min()), "mean": round(float(lengths.mean()), 1), "max": int(lengths.max())},

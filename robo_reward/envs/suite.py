@@ -109,6 +109,8 @@ class MujocoTaskEnv:
 
     # ----------------------------------------------------------------- helpers
     def _update_progress(self) -> None:
+        if self.task.lost(self.sim, self.completed):
+            self.completed = 0
         while self.completed < len(self.task.subtasks) and self.task.subtask_done(self.sim, self.completed):
             self.completed += 1
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from robo_reward.data.annotations import span_completed
 from robo_reward.types import SubtaskSpan
 
 EPS = 1e-6
@@ -35,15 +36,15 @@ def subtask_shares(names: Sequence[str], scheme: str, proportions: Mapping[str, 
 def progress_labels(spans: Sequence[SubtaskSpan], names: Sequence[str], length: int, success: bool,
                     shares: np.ndarray) -> np.ndarray:
     """Per-frame Φ in [0, 1]. In a completed span [s, e] of subtask k, Φ(t) = P_{k-1} + share_k·(t-s+1)/(e-s+1)
-    (so Φ reaches P_k on the completing frame); in the final unfinished span Φ = P_{k-1}. A successful
-    episode's last span is complete by definition and ends at Φ = 1."""
+    (so Φ reaches P_k on the completing frame); in an unfinished span (the last one, or one the robot
+    lost its progress in: a drop) Φ = P_{k-1}, and the next span restarts from its own subtask's P.
+    A successful episode's last span is complete by definition and ends at Φ = 1."""
     cum = np.concatenate([[0.0], np.cumsum(shares)])
     phi = np.zeros(length)
     for i, s in enumerate(spans):
         k = list(names).index(s.name)
-        complete = i < len(spans) - 1 or success
         n = s.end - s.start + 1
-        if complete:
+        if span_completed(spans, i, names, success):
             phi[s.start : s.end + 1] = cum[k] + shares[k] * np.arange(1, n + 1) / n
         else:
             phi[s.start : s.end + 1] = cum[k]

@@ -58,16 +58,24 @@ def test_expert_succeeds(task):
 @pytest.mark.parametrize("task", SUITE)
 def test_failure_modes_produce_their_outcome(task):
     """Each scripted mode ends in the outcome it is built for: no partial or failure episode
-    succeeds, near misses reach the last subtask, imposters never complete a subtask."""
+    succeeds, near misses that keep their object reach the last subtask, imposters never complete a
+    subtask, and a drop sends the completed-subtask count back (the progress no longer stands)."""
     env = make_env(task, SimConfig(image_size=32, cameras=("front",)))
     n_sub = len(env.spec.subtasks)
     try:
-        for mode, want in MODE_OUTCOME.items():
+        for mode in MODE_OUTCOME:
+            want = env.task.mode_outcome(mode)
             for seed in range(200, 205):
-                ts = run_episode(env, mode, seed)
+                ts = env.reset(seed)
+                expert, counts = env.expert(mode), [ts.info["subtasks_completed"]]
+                while not ts.done:
+                    ts = env.step(expert.act(ts))
+                    counts.append(ts.info["subtasks_completed"])
                 got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"], n_sub)
                 assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info['subtasks_completed']} subtasks)"
-                if mode == "near_miss":
+                fell = bool(np.any(np.diff(counts) < 0))
+                assert fell == (mode == "drop" or (mode == "near_miss" and want == "failure")), f"{task}/{mode} seed {seed}: {counts}"
+                if mode == "near_miss" and want == "partial":
                     assert ts.info["subtasks_completed"] == n_sub - 1
                 if mode == "imposter":
                     assert ts.info["subtasks_completed"] == 0

@@ -45,6 +45,16 @@ def test_unfinished_subtask_earns_nothing():
     np.testing.assert_allclose(phi, [0.25, 0.5, 0.5, 0.5, 0.5, 0.5])
 
 
+def test_a_drop_loses_the_progress_and_a_regrasp_earns_it_again():
+    shares = subtask_shares(NAMES, "equal")
+    dropped = (SubtaskSpan("reach", 0, 1), SubtaskSpan("grasp", 2, 3), SubtaskSpan("reach", 4, 5))
+    np.testing.assert_allclose(progress_labels(dropped, NAMES, 6, success=False, shares=shares),
+                               [0.25, 0.5, 0.5, 0.5, 0.0, 0.0])
+    regrasped = dropped[:2] + (SubtaskSpan("reach", 4, 5), SubtaskSpan("grasp", 6, 7))
+    np.testing.assert_allclose(progress_labels(regrasped, NAMES, 8, success=True, shares=shares),
+                               [0.25, 0.5, 0.5, 0.5, 0.25, 0.5, 0.75, 1.0])
+
+
 def test_prior_based_progress_by_hand():
     shares = subtask_shares(NAMES, "prior", {"reach": 0.2, "grasp": 0.6})  # renormalised: 0.25 / 0.75
     spans = (SubtaskSpan("reach", 0, 0), SubtaskSpan("grasp", 1, 3))

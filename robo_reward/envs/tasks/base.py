@@ -13,6 +13,7 @@ import numpy as np
 from robo_reward.envs.arm import ArmSim
 from robo_reward.types import PARTIAL_PROGRESS
 
+REST_TOL = 0.01  # an object's centre within this of its resting height lies on the table
 EE_STEP = 0.05  # metres per control step at |action| = 1 (0.5 m/s at 10 Hz)
 OPEN, CLOSE = -1.0, 1.0
 
@@ -21,7 +22,7 @@ OPEN, CLOSE = -1.0, 1.0
 MODE_OUTCOME = {
     "expert": "success",
     "stall": "partial",
-    "drop": "partial",
+    "drop": "failure",  # the object ends back on the table: nothing achieved stands (Task.lost)
     "near_miss": "partial",
     "miss_grasp": "failure",
     "imposter": "failure",
@@ -119,6 +120,11 @@ class Task(abc.ABC):
     subtasks: tuple[str, ...]
     max_steps: int
     colored: tuple[tuple[str, ...], ...]  # geoms whose colours are randomised, one draw per group
+    # The object the robot picks up, the completed-subtask counts [lo, hi) during which it belongs in the
+    # hand, and its centre height resting on the table (see `lost`); None for a task without one.
+    held: str | None = None
+    held_stages: tuple[int, int] = (0, 0)
+    rest_z: float = 0.0
 
     @abc.abstractmethod
     def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
@@ -135,6 +141,21 @@ class Task(abc.ABC):
         """Unrecoverable state (an object off the table). Ends the episode as terminated."""
         return False
 
+    def placed(self, sim: ArmSim) -> bool:
+        """The held object lies where the task wants it (a release there is progress, not a drop)."""
+        return False
+
+    def lost(self, sim: ArmSim, completed: int) -> bool:
+        """The subtasks completed so far no longer stand: the object the robot had picked up lies on the
+        table again, touched by neither pad and not where it belongs. Progress must be a function of the
+        scene (a dropped cube looks like an untouched one, and a shaping potential must not remember
+        history), so the env then counts the subtasks again from the first."""
+        lo, hi = self.held_stages
+        if self.held is None or not lo <= completed < hi:
+            return False
+        return bool(sim.body_pos(self.held)[2] < self.rest_z + REST_TOL
+                    and not sim.touching(("left_pad", "right_pad"), self.held) and not self.placed(sim))
+
     @abc.abstractmethod
     def privileged(self, sim: ArmSim) -> np.ndarray:
         """Object and target state a real robot would not observe directly (fast RL sweeps in sim)."""
@@ -142,6 +163,10 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def dense_reward(self, sim: ArmSim) -> float:
         """The simulator's own staged dense reward in [0, 1] (a sanity reference for RL)."""
+
+    def mode_outcome(self, mode: str) -> str:
+        """The outcome `mode` is built to produce in this task (MODE_OUTCOME unless the task's physics differ)."""
+        return MODE_OUTCOME[mode]
 
     @abc.abstractmethod
     def expert(self, sim: ArmSim, rng: np.random.Generator, mode: str) -> Iterator[np.ndarray]:

@@ -14,6 +14,7 @@ OPENED = -0.12  # drawer joint below this counts as open
 CLOSED = -0.012  # and above this as closed
 TRAY_HALF = np.array([0.08, 0.095])  # inside of the drawer tray, around the `tray` site (x is offset)
 TRAY_X_CENTRE = -0.005
+CUBE_HALF = 0.0175
 
 
 class DrawerStow(Task):
@@ -27,17 +28,21 @@ class DrawerStow(Task):
         ("cab_top", "cab_left", "cab_right", "cab_back"),
         ("drawer_bottom", "drawer_front", "drawer_back", "drawer_l", "drawer_r"),
     )
+    held, held_stages, rest_z = "cube", (2, 3), CUBE_HALF
 
     def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
         side = rng.choice([-1.0, 1.0])
         sim.model.body_pos[sim.model.body("cabinet").id] = [rng.uniform(0.6, 0.66), side * rng.uniform(0.06, 0.14), 0.0]
-        cube = np.array([rng.uniform(0.32, 0.45), -side * rng.uniform(0.15, 0.25), 0.0175])
+        cube = np.array([rng.uniform(0.32, 0.45), -side * rng.uniform(0.15, 0.25), CUBE_HALF])
         sim.set_free_body("cube", cube, yaw=rng.uniform(-0.4, 0.4))
 
     def _in_tray(self, sim: ArmSim) -> bool:
         rel = sim.body_pos("cube") - sim.site_pos("tray")
         inside_x = abs(rel[0] - 0.0) < TRAY_HALF[0] - 0.01
         return bool(inside_x and abs(rel[1]) < TRAY_HALF[1] - 0.01 and rel[2] < 0.04)
+
+    def placed(self, sim: ArmSim) -> bool:
+        return self._in_tray(sim)
 
     def subtask_done(self, sim: ArmSim, k: int) -> bool:
         if k == 0:

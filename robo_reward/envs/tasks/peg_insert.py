@@ -22,6 +22,7 @@ class PegInsert(Task):
     subtasks = ("reach", "grasp", "align", "insert")
     max_steps = 110
     colored = (("peg",), ("block_base", "block_n", "block_s", "block_e", "block_w"))
+    held, held_stages, rest_z = "peg", (2, 4), PEG_HALF_HEIGHT
 
     def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
         side = rng.choice([-1.0, 1.0])

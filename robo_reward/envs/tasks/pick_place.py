@@ -21,6 +21,7 @@ class PickPlace(Task):
     subtasks = ("reach", "grasp", "lift", "place")
     max_steps = 100
     colored = (("cube",), ("bin_floor", "bin_wall_n", "bin_wall_s", "bin_wall_e", "bin_wall_w"))
+    held, held_stages, rest_z = "cube", (2, 4), CUBE_HALF
 
     def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
         side = rng.choice([-1.0, 1.0])  # which side the bin is on
@@ -31,6 +32,13 @@ class PickPlace(Task):
     def _in_bin(self, sim: ArmSim) -> bool:
         rel = sim.body_pos("cube") - sim.body_pos("bin")
         return bool(np.all(np.abs(rel[:2]) < BIN_INNER - 0.005) and rel[2] < BIN_RIM_Z - 0.01)
+
+    def placed(self, sim: ArmSim) -> bool:
+        return self._in_bin(sim)
+
+    def mode_outcome(self, mode: str) -> str:
+        # released over the rim, the cube tips onto the table outside the bin: back where it started
+        return "failure" if mode == "near_miss" else super().mode_outcome(mode)
 
     def subtask_done(self, sim: ArmSim, k: int) -> bool:
         cube = sim.body_pos("cube")
