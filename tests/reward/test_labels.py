@@ -91,6 +91,18 @@ def test_consistency_fusion_trusts_agreement():
     assert disagree[-1] < 0.6  # they contradict each other: stays conservative
 
 
+def test_consistency_fusion_follows_a_drop_the_anchors_agree_on():
+    """Progress 0.75 then a drop: both anchors read ~0 (a few hundredths apart, as a trained model does)
+    and the incremental chain stays high. Φ* must come down; a relative disagreement with a 1e-3 floor
+    froze it at 0.75 (a dropped cube scored as nearly done)."""
+    n = 60
+    up = np.r_[np.linspace(0, 0.75, 30), np.full(n - 30, 0.0)]
+    f, b = up.copy(), up + np.r_[np.zeros(30), np.full(n - 30, 0.03)]
+    inc = np.r_[np.linspace(0, 0.75, 30), np.full(n - 30, 0.75)]
+    assert fuse(inc, f, b, "consistency")[-1] < 0.1
+    assert fuse(inc, f, b, "consistency", eps=1e-3)[-1] > 0.7
+
+
 def test_metrics():
     assert voc(np.arange(10.0)) == pytest.approx(1.0)
     assert voc(np.arange(10.0)[::-1]) == pytest.approx(-1.0)
