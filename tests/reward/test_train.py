@@ -17,7 +17,9 @@ from robo_reward.reward.infer import Scorer, StreamingScorer
 from robo_reward.reward.metrics import voc
 from robo_reward.reward.train import TrainConfig, train
 
-TINY = dict(steps=150, batch_size=16, image_size=48, checkpoint_every=75)
+# 200 steps: the fixture's drops and rim near misses carry real regressions (hops of -1), which 150 steps
+# fitted only to 0.83 of the first loss on one seed (0.65 at 200 on seeds 0 and 1)
+TINY = dict(steps=200, batch_size=16, image_size=48, checkpoint_every=100)
 
 
 @pytest.fixture(scope="module")
