@@ -147,9 +147,9 @@ class Task(abc.ABC):
 
     def lost(self, sim: ArmSim, completed: int) -> bool:
         """The subtasks completed so far no longer stand: the object the robot had picked up lies on the
-        table again, touched by neither pad and not where it belongs. Progress must be a function of the
-        scene (a dropped cube looks like an untouched one, and a shaping potential must not remember
-        history), so the env then counts the subtasks again from the first."""
+        table again, touched by neither pad and not where it belongs. A dropped cube looks like an untouched
+        one, and a shaping potential should not remember history, so the env then counts the subtasks
+        again from the first on the current scene."""
         lo, hi = self.held_stages
         if self.held is None or not lo <= completed < hi:
             return False
