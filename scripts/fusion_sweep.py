@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -21,7 +23,18 @@ from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.reward.evaluate import episode_row, score_dataset, summarize  # noqa: E402
 from robo_reward.reward.infer import fuse  # noqa: E402
 
-VARIANTS = {"mean": ("mean", 0.0), **{f"consistency_eps{e:g}": ("consistency", e) for e in (1e-3, 0.05, 0.1, 0.2, 0.5)}}
+VARIANTS = {"mean": ("mean", 0.0), **{f"consistency_eps{e:g}": ("consistency", e) for e in (1e-3, 0.05, 0.1, 0.2, 0.5)},
+            "consistency_eps0.1_capped": ("consistency", 0.1)}
+
+
+def fused_variant(name: str, phi_i, phi_f, phi_b):
+    """The variant's Φ*; `_capped` also never lets Φ* exceed the higher anchored estimate (a candidate
+    against a fooled anchor holding Φ* high while the other reads ~0; not a library option)."""
+    fusion, eps = VARIANTS[name]
+    fused = fuse(phi_i, phi_f, phi_b, fusion, eps)
+    if name.endswith("_capped"):
+        fused = np.minimum(fused, np.maximum(np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1)))
+    return fused
 
 
 def main() -> None:
@@ -37,8 +50,8 @@ def main() -> None:
         for ep_idx, ep, pr, info in score_dataset(args.model, data, args.device, progress=False):
             names = list(info.subtasks)
             base = {"incremental": pr.incremental, "forward": pr.forward, "backward": pr.backward}
-            for name, (fusion, eps) in VARIANTS.items():
-                rows[name].append(episode_row(ep_idx, ep, {**base, "fused": fuse(pr.incremental, pr.forward, pr.backward, fusion, eps)}, names))
+            for name in VARIANTS:
+                rows[name].append(episode_row(ep_idx, ep, {**base, "fused": fused_variant(name, pr.incremental, pr.forward, pr.backward)}, names))
         summary = {name: summarize(r) for name, r in rows.items()}
         result["sets"][str(data)] = {
             # the three perspectives are the same curves under every variant: read them from any one
