@@ -23,18 +23,17 @@ from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.reward.evaluate import episode_row, score_dataset, summarize  # noqa: E402
 from robo_reward.reward.infer import fuse  # noqa: E402
 
-VARIANTS = {"mean": ("mean", 0.0), **{f"consistency_eps{e:g}": ("consistency", e) for e in (1e-3, 0.05, 0.1, 0.2, 0.5)},
-            "consistency_eps0.1_capped": ("consistency", 0.1)}
+# name -> (fusion, eps, capped); `capped` also never lets Φ* exceed the higher anchored estimate (a candidate
+# against a fooled anchor holding Φ* high while the other reads ~0; not a library option)
+VARIANTS = {"mean": ("mean", 0.0, False),
+            **{f"consistency_eps{e:g}": ("consistency", e, False) for e in (1e-3, 0.05, 0.1, 0.2, 0.5)},
+            "consistency_eps0.1_capped": ("consistency", 0.1, True)}
 
 
-def fused_variant(name: str, phi_i, phi_f, phi_b):
-    """The variant's Φ*; `_capped` also never lets Φ* exceed the higher anchored estimate (a candidate
-    against a fooled anchor holding Φ* high while the other reads ~0; not a library option)."""
-    fusion, eps = VARIANTS[name]
+def fused_variant(name: str, phi_i: np.ndarray, phi_f: np.ndarray, phi_b: np.ndarray) -> np.ndarray:
+    fusion, eps, capped = VARIANTS[name]
     fused = fuse(phi_i, phi_f, phi_b, fusion, eps)
-    if name.endswith("_capped"):
-        fused = np.minimum(fused, np.maximum(np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1)))
-    return fused
+    return np.minimum(fused, np.maximum(np.clip(phi_f, 0, 1), np.clip(phi_b, 0, 1))) if capped else fused
 
 
 def main() -> None:

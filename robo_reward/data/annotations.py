@@ -74,6 +74,7 @@ def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[
 
 
 def _monotone_spans(completed: np.ndarray, names: Sequence[str]) -> list[SubtaskSpan]:
+    """Spans of one stretch whose count never falls, frames counted from the stretch's start."""
     n, t_last = len(names), len(completed) - 1
     spans = []
     start = 0

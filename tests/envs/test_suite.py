@@ -8,12 +8,18 @@ SUITE = tuple(TASKS)
 METAWORLD = tuple(t for t in available_tasks() if t.startswith("mw/"))
 
 
-def run_episode(env, mode: str, seed: int):
+def run_episode_counts(env, mode: str, seed: int):
+    """The last TimeStep and the completed-subtask count at every step (reset included)."""
     ts = env.reset(seed)
-    expert = env.expert(mode)
+    expert, counts = env.expert(mode), [ts.info["subtasks_completed"]]
     while not ts.done:
         ts = env.step(expert.act(ts))
-    return ts
+        counts.append(ts.info["subtasks_completed"])
+    return ts, counts
+
+
+def run_episode(env, mode: str, seed: int):
+    return run_episode_counts(env, mode, seed)[0]
 
 
 @pytest.mark.parametrize("task", SUITE + METAWORLD)
@@ -66,15 +72,12 @@ def test_failure_modes_produce_their_outcome(task):
         for mode in MODE_OUTCOME:
             want = env.task.mode_outcome(mode)
             for seed in range(200, 205):
-                ts = env.reset(seed)
-                expert, counts = env.expert(mode), [ts.info["subtasks_completed"]]
-                while not ts.done:
-                    ts = env.step(expert.act(ts))
-                    counts.append(ts.info["subtasks_completed"])
+                ts, counts = run_episode_counts(env, mode, seed)
                 got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"], n_sub)
                 assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info['subtasks_completed']} subtasks)"
                 fell = bool(np.any(np.diff(counts) < 0))
-                assert fell == (mode == "drop" or (mode == "near_miss" and want == "failure")), f"{task}/{mode} seed {seed}: {counts}"
+                dropped = mode == "drop" or (mode == "near_miss" and want == "failure")
+                assert fell == dropped, f"{task}/{mode} seed {seed}: {counts}"
                 if mode == "near_miss" and want == "partial":
                     assert ts.info["subtasks_completed"] == n_sub - 1
                 if mode == "imposter":
@@ -217,6 +220,7 @@ def test_metaworld_two_subtask_outcomes():
             assert outcome_from_progress(imposter.info["success"], imposter.info["subtasks_completed"], n_sub) == "failure"
     finally:
         env.close()
+
 
 def test_outcome_rule_by_hand():
     """partial needs completed subtasks worth >= 0.4 of the task in equal shares: two of four, one of two."""

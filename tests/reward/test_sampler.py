@@ -7,7 +7,7 @@ import torch
 
 from robo_reward.reward.bank import PairSampler, SamplerConfig, pair_batches
 from robo_reward.reward.bench import synthetic_bank
-from robo_reward.reward.train import AUGMENTATIONS, augment
+from robo_reward.reward.train import AUGMENTATIONS, augment, sampler_workers
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,6 @@ def test_per_episode_augmentation_shares_draws_within_an_episode():
 
 
 def test_auto_worker_count(monkeypatch):
-    from robo_reward.reward.train import sampler_workers
-
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
     assert sampler_workers(-1, torch.device("cpu")) == 0 and sampler_workers(2, torch.device("cpu")) == 2
     assert sampler_workers(-1, torch.device("cuda")) == 4
