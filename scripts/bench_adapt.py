@@ -42,19 +42,22 @@ def main() -> None:
     ap.add_argument("--held", action="append", required=True, help="task=dataset_prefix")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--augment", default="colour", help="adapt --augment preset (both the adapted and the scratch model)")
+    ap.add_argument("--l2sp", type=float, default=AdaptConfig.l2sp, help="adapt --l2sp for the adapted model (scratch: 0, "
+                    "there is no parent to stay close to)")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
     ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
     args = ap.parse_args()
     scratch = scratch_parent(args.parent, args.workdir / "scratch_parent")
     result = {"git_revision": git_revision(), "command": " ".join(sys.argv), "machine": platform.machine(),
-              "parent": str(args.parent), "parent_tasks": load_checkpoint(args.parent)[1].texts, "steps": args.steps, "augment": args.augment,
+              "parent": str(args.parent), "parent_tasks": load_checkpoint(args.parent)[1].texts, "steps": args.steps, "augment": args.augment, "l2sp": args.l2sp,
               "tasks": {}}
     for item in args.held:
         task, prefix = item.split("=", 1)
         train, test = Path(prefix + "-train"), Path(prefix + "-test")
         demo = next(a.episode_index for a in read_info(train).episodes if a.mode == "expert")
         row = {"demo": f"{train} episode {demo}", "eval": str(test)}
-        for name, parent, extra in (("adapted", args.parent, {}), ("scratch", scratch, {"no_replay": True})):
+        for name, parent, extra in (("adapted", args.parent, {"l2sp": args.l2sp}),
+                                    ("scratch", scratch, {"no_replay": True, "l2sp": 0.0})):
             t0 = time.perf_counter()
             rep = adapt(AdaptConfig(model=parent, demo=str(train), episode=demo, out=args.workdir / f"{task.replace('/', '_')}-{name}",
                                     steps=args.steps, eval=str(test), augment=args.augment, **extra))

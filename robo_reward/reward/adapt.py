@@ -56,6 +56,9 @@ class AdaptConfig:
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
     trainable: str = field(default="full", metadata={"help": "full | heads (freeze the image encoder: parameter-efficient)"})
+    l2sp: float = field(default=300.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
+                                                         "θ -= lr·l2sp·(θ − θ_parent)): keeps the parent's reading of the scene "
+                                                         "(imposters); 0 = off"})
     replay: tuple[str, ...] = field(default=(), metadata={"help": "original training datasets to mix in (default: those the parent was trained on, when present)"})
     no_replay: bool = field(default=False, metadata={"help": "do not mix in original training data"})
     replay_share: float = field(default=0.3, metadata={"help": "share of pairs drawn from replayed data"})
@@ -72,6 +75,8 @@ class AdaptConfig:
             raise ValueError(f"--augment {self.augment!r}: choose from {', '.join(AUGMENTATIONS)}")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"--trainable must be one of {TRAINABLE}, got {self.trainable!r}")
+        if self.l2sp < 0:
+            raise ValueError(f"--l2sp must be >= 0, got {self.l2sp}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("--steps and --batch-size must be >= 1")
         if not 0.0 <= self.replay_share < 1.0 or not 0.0 <= self.cross_task < 1.0:
@@ -208,6 +213,14 @@ def plot_before_after(path: Path, episodes: list, curves: dict[str, list[np.ndar
     tmp.replace(path)
 
 
+@torch.no_grad()
+def pull_toward(params: list[torch.Tensor], anchors: list[torch.Tensor], rate: float) -> None:
+    """θ ← θ − rate·(θ − θ_anchor): decoupled L2-SP. With Adam each step moves a weight by about lr
+    whatever its gradient, so this holds it within ~1/l2sp of the parent's value."""
+    for p, p0 in zip(params, anchors, strict=True):
+        p.sub_(rate * (p - p0))
+
+
 def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
     """Fine-tune the parent on one demo; write out/last and out/adapt_report.json (+ plot with --eval)."""
     cfg.validate()
@@ -244,6 +257,7 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
         for p in model.encoder.parameters():
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
+    parent_params = [p.detach().clone() for p in params] if cfg.l2sp > 0 else []
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(cfg.seed)
     metrics: dict = {}
@@ -252,6 +266,8 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (step + 1) / 20)
         metrics = train_step(model, sampler.sample(), opt, gen, 0.5, AUGMENTATIONS[cfg.augment], device)
+        if parent_params:
+            pull_toward(params, parent_params, opt.param_groups[0]["lr"] * cfg.l2sp)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", hop_mae=f"{metrics['hop_mae']:.3f}")
     model.eval()

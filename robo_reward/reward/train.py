@@ -68,7 +68,10 @@ class Augmentation:
     `rotate_deg` is set, a random affine warp (a camera moved a few centimetres); brightness gain;
     per-channel colour gain (lighting and object colours); contrast around each image's mean. With
     `per_episode` every state of one episode in a batch shares the draws, as a real camera move or
-    lighting change holds for a whole episode: the pair (p, q) then differs only by what happened."""
+    lighting change holds for a whole episode: the pair (p, q) then differs only by what happened.
+    `flip` mirrors an image left-right with that probability, each camera of each state on its own
+    draw: a task whose layout is drawn on either side (a bin left or right of the cube) then looks the
+    same to the model from one demonstration as from its mirror image."""
 
     shift_px: int = 4
     brightness: float = 0.15
@@ -76,6 +79,7 @@ class Augmentation:
     contrast: float = 0.0
     scale: float = 0.0
     rotate_deg: float = 0.0
+    flip: float = 0.0
     per_episode: bool = False
 
 
@@ -86,6 +90,7 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "colour": Augmentation(colour=0.05),  # adapt's default: one demo must not be memorised
     "strong": _STRONG,
     "strong-episode": replace(_STRONG, per_episode=True),
+    "colour-mirror": Augmentation(colour=0.05, flip=0.5),  # adapt on a left/right-symmetric task
 }
 
 
@@ -135,6 +140,9 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
     if aug.contrast > 0:
         mean = x.mean(dim=(2, 3, 4), keepdim=True)
         x = mean + (x - mean) * (1.0 + _uniform((k, v, 1, 1, 1), rng, aug.contrast, dev)[group])
+    if aug.flip > 0:  # drawn last and only when set: the other presets' draws stay bit-identical
+        mirror = (torch.rand(k * v, generator=rng) < aug.flip).to(dev)[slot].view(n, v, 1, 1, 1)
+        x = torch.where(mirror, x.flip(-1), x)
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 

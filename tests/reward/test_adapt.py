@@ -26,8 +26,9 @@ def peg_sets(tmp_path_factory):
 def test_adapt_improves_voc_on_held_out_episodes(tiny_grm, peg_sets, tmp_path):
     demo, held = peg_sets
     out = tmp_path / "adapted"
+    # l2sp=0: a 20-step parent has nothing worth staying close to
     report = adapt(AdaptConfig(model=tiny_grm, demo=str(demo), out=out, steps=80, batch_size=16, lr=3e-4,
-                               eval=str(held), replay_episodes=2), progress=False)
+                               eval=str(held), replay_episodes=2, l2sp=0.0), progress=False)
     before, after = report["eval"]["before"], report["eval"]["after"]
     assert after["voc_mean"] > before["voc_mean"] + 0.1, (before["voc_mean"], after["voc_mean"])
     assert after["voc_mean"] > 0.5
@@ -80,3 +81,24 @@ def test_adapt_messages_name_the_problem(tiny_grm, peg_sets, tmp_path):
     with pytest.raises(ValueError, match="adaptation needs at least"):
         adapt(AdaptConfig(model=tiny_grm, demo=str(demo), out=tmp_path / "y", subtasks=tuple(f"s{i}" for i in range(20))),
               progress=False)
+
+
+def test_l2sp_keeps_the_adapted_weights_near_the_parent(tiny_grm, peg_sets, tmp_path):
+    import torch
+
+    from robo_reward.reward.adapt import pull_toward
+
+    p, p0 = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.0, 0.0, 0.5])
+    pull_toward([p], [p0], 0.25)
+    np.testing.assert_allclose(p.numpy(), [0.75, -1.5, 0.5])  # 1/4 of the way back; at the parent: no move
+    with pytest.raises(ValueError, match="--l2sp must be >= 0"):
+        AdaptConfig(model="m", demo="d", out="o", l2sp=-1.0).validate()
+
+    parent = load_checkpoint(tiny_grm)[0].encoder.state_dict()
+    moved = {}
+    for l2sp in (0.0, 1000.0):
+        adapt(AdaptConfig(model=tiny_grm, demo=str(peg_sets[0]), out=tmp_path / f"l2sp{l2sp:g}", steps=30, batch_size=8,
+                          lr=3e-4, replay_episodes=1, l2sp=l2sp), progress=False)
+        enc = load_checkpoint(tmp_path / f"l2sp{l2sp:g}" / "last")[0].encoder.state_dict()
+        moved[l2sp] = sum(float((enc[k].float() - parent[k].float()).norm()) for k in parent)
+    assert moved[1000.0] < 0.5 * moved[0.0], moved

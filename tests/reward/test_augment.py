@@ -35,6 +35,20 @@ def test_basic_matches_the_original_shift_and_brightness():
     assert torch.equal(augment(x, torch.Generator().manual_seed(3), AUGMENTATIONS["basic"]), want)
 
 
+def test_flip_mirrors_each_camera_of_each_state_on_its_own_draw():
+    from dataclasses import replace
+
+    x = _frames(n=16, v=3)
+    plain = replace(AUGMENTATIONS["basic"], shift_px=0, brightness=0.0)
+    assert torch.equal(augment(x, torch.Generator().manual_seed(5), replace(plain, flip=1.0)), x.flip(3))  # width axis
+    y = augment(x, torch.Generator().manual_seed(5), replace(plain, flip=0.5))
+    mirrored = torch.tensor([[torch.equal(y[i, j], x[i, j].flip(1)) for j in range(3)] for i in range(16)])
+    kept = torch.tensor([[torch.equal(y[i, j], x[i, j]) for j in range(3)] for i in range(16)])
+    assert (mirrored ^ kept).all()  # every image either mirrored or untouched
+    assert 10 < int(mirrored.sum()) < 38  # about half of 48, not all cameras of a state together
+    assert (mirrored.any(1) & kept.any(1)).any()
+
+
 def test_strong_warps_geometry():
     """A bright square moves or changes size under the affine warp, not only in brightness."""
     x = torch.zeros(8, 1, 32, 32, 3, dtype=torch.uint8)
