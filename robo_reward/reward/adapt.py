@@ -3,8 +3,10 @@
 Pairs come from the one demo (hop labels from its subtask keyframes, or an equal split into
 `--subtasks`), with what keeps one trajectory from being memorised: shift/colour jitter, camera
 dropout, reversed pairs (rewinds), START/GOAL references, and cross-task negatives (frames of the
-replayed tasks scored under the new task's text earn no progress). Pairs from the model's original
-training data are mixed in, when they are on disk, against forgetting."""
+replayed tasks scored under the new task's text earn no progress). Against forgetting, pairs from the
+model's original training data are mixed in when they are on disk, and the weights are pulled back
+toward the parent's after every step (L2-SP): what the parent reads of the scene (an imposter's arm
+moving without the object) is what one demonstration cannot teach."""
 
 from __future__ import annotations
 
