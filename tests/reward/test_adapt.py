@@ -4,11 +4,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from robo_reward.cli import main
 from robo_reward.data.collect import CollectConfig, collect
 from robo_reward.data.lerobot_io import read_info
-from robo_reward.reward.adapt import AdaptConfig, adapt, grow_subtasks
+from robo_reward.reward.adapt import AdaptConfig, adapt, grow_subtasks, pull_toward
 from robo_reward.reward.checkpoint import load_checkpoint
 
 PEG = "insert the peg into the hole"
@@ -47,8 +48,6 @@ def test_adapt_improves_voc_on_held_out_episodes(tiny_grm, peg_sets, tmp_path):
 
 
 def test_grow_subtasks_keeps_existing_outputs(tiny_grm):
-    import torch
-
     model, _, _ = load_checkpoint(tiny_grm)
     grown = grow_subtasks(model, ("reach", "turn", "push"))
     old = len(model.cfg.subtasks)
@@ -84,10 +83,6 @@ def test_adapt_messages_name_the_problem(tiny_grm, peg_sets, tmp_path):
 
 
 def test_l2sp_keeps_the_adapted_weights_near_the_parent(tiny_grm, peg_sets, tmp_path):
-    import torch
-
-    from robo_reward.reward.adapt import pull_toward
-
     p, p0 = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.0, 0.0, 0.5])
     pull_toward([p], [p0], 0.25)
     np.testing.assert_allclose(p.numpy(), [0.75, -1.5, 0.5])  # 1/4 of the way back; at the parent: no move

@@ -1,6 +1,8 @@
 """Image augmentation presets of train-reward: shapes and dtype kept, the strong preset really warps
 and recolours, `basic` keeps its historical random stream (old runs stay reproducible)."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -36,8 +38,6 @@ def test_basic_matches_the_original_shift_and_brightness():
 
 
 def test_flip_mirrors_each_camera_of_each_state_on_its_own_draw():
-    from dataclasses import replace
-
     x = _frames(n=16, v=3)
     plain = replace(AUGMENTATIONS["basic"], shift_px=0, brightness=0.0)
     assert torch.equal(augment(x, torch.Generator().manual_seed(5), replace(plain, flip=1.0)), x.flip(3))  # width axis
@@ -80,8 +80,6 @@ def test_augment_on_cuda_matches_cpu(name):
 def test_train_step_on_cpu_matches_augmenting_before_the_copy():
     """train_step now augments after moving the batch to the device; on a CPU that is the old order's
     computation exactly (same draws, same pixels, same weights after the step)."""
-    from dataclasses import replace
-
     from robo_reward.reward.bank import PairSampler, SamplerConfig
     from robo_reward.reward.bench import synthetic_bank
     from robo_reward.reward.model import GRM, ModelConfig
