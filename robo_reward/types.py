@@ -129,6 +129,9 @@ class Episode:
     mode: str  # how it was produced: expert, stall, drop, near_miss, imposter, miss_grasp, ...
     seed: int
     fps: float
+    # float32 [T, k]: object/target state a simulator knows and a robot does not (LeRobot's
+    # observation.environment_state); None for recorded robots and imported data
+    env_state: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -139,6 +142,8 @@ class Episode:
                 raise ValueError(f"camera {cam!r} has {len(frames)} frames but there are {n} states")
         if len(self.actions) != n:
             raise ValueError(f"{len(self.actions)} actions for {n} frames")
+        if self.env_state is not None and len(self.env_state) != n:
+            raise ValueError(f"{len(self.env_state)} environment states for {n} frames")
 
     @property
     def length(self) -> int:

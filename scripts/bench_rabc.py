@@ -36,9 +36,10 @@ def main() -> None:
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--ensemble", type=int, default=1, help="bc --ensemble: clones acting with their mean chunk")
     ap.add_argument("--velocities", action="store_true", help="bc --velocities: joint velocities in the input (the default before)")
+    ap.add_argument("--obs", default="state+grm", help="bc --obs: state+grm | privileged (the recorded object state)")
     args = ap.parse_args()
     result: dict = {"git_revision": git_revision(), "command": " ".join(sys.argv), "model": str(args.model),
-                    "steps": args.steps, "eval_episodes": args.eval_episodes, "ensemble": args.ensemble, "velocities": args.velocities, "tasks": {}}
+                    "steps": args.steps, "eval_episodes": args.eval_episodes, "ensemble": args.ensemble, "velocities": args.velocities, "obs": args.obs, "tasks": {}}
     t0 = time.perf_counter()
     for spec in args.data:
         task, data = spec.split("=", 1)
@@ -54,7 +55,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 s = train_bc(BCConfig(data=Path(ds), out=args.workdir / task / f"{name}-{seed}", reward_model=args.model,
                                       weighting=weighting, steps=args.steps, eval_episodes=args.eval_episodes, seed=seed,
-                                      task=task, ensemble=args.ensemble, velocities=args.velocities))
+                                      task=task, ensemble=args.ensemble, velocities=args.velocities, obs=args.obs))
                 rates.append(s["success_rate"])
             runs[name] = {"success_rates": rates, "median": float(np.median(rates))}
             result["tasks"][task] = runs

@@ -16,20 +16,23 @@ from tqdm import tqdm
 from robo_reward.bc.policy import ChunkEnsemble, ChunkPolicy
 from robo_reward.bc.weights import RABCWeighter, weighted_mean
 from robo_reward.config import run_record, write_json
-from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
+from robo_reward.data.lerobot_io import ENV_STATE_KEY, DatasetError, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
 from robo_reward.types import OUTCOMES, EnvSpec
 
 WEIGHTINGS = ("none", "rabc")
+OBSERVATIONS = ("state+grm", "privileged")
 
 
 @dataclass(frozen=True)
 class BCConfig:
     data: Path = field(metadata={"help": "LeRobot dataset made by `collect` (or any with the same robot)"})
     out: Path = field(metadata={"help": "output folder: policy.pt, summary.json, eval video"})
-    reward_model: Path = field(metadata={"help": "GRM checkpoint: frozen visual features (and progress if --progress is not given)"})
+    reward_model: Path | None = field(default=None, metadata={
+        "help": "GRM checkpoint: frozen visual features (and progress if --progress is not given); not needed "
+                "with --obs privileged and --weighting none or --progress"})
     weighting: str = field(default="none", metadata={"help": "none | rabc"})
     progress: Path | None = field(default=None, metadata={"help": "progress parquet from `robo-reward score` (RA-BC)"})
     chunk: int = field(default=5, metadata={"help": "actions predicted per step (also RA-BC's Δ)"})
@@ -41,10 +44,19 @@ class BCConfig:
     seed: int = field(default=0, metadata={"help": "seed (evaluation episodes use seeds 500000 + k)"})
     ensemble: int = field(default=1, metadata={"help": "policies cloned side by side, acting with their mean chunk"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the input (as `rl`: off by default)"})
+    obs: str = field(default="state+grm", metadata={
+        "help": "state+grm (robot state + frozen GRM features, what a robot has) | privileged (robot state + the "
+                "simulator's object state recorded by `collect`: the weighting measured without a vision bottleneck)"})
 
     def validate(self) -> None:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"--weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        if self.obs not in OBSERVATIONS:
+            raise ValueError(f"--obs must be one of {OBSERVATIONS}, got {self.obs!r}")
+        if self.reward_model is None and self.obs == "state+grm":
+            raise ValueError("--reward-model is needed: --obs state+grm reads its frozen features")
+        if self.reward_model is None and self.weighting == "rabc" and self.progress is None:
+            raise ValueError("--weighting rabc needs --progress FILE.parquet or --reward-model to score the dataset")
         if self.ensemble < 1:
             raise ValueError(f"--ensemble must be >= 1, got {self.ensemble}")
 
@@ -58,22 +70,28 @@ class BCData:
     outcome: np.ndarray  # [N] the outcome of each frame's episode (success / partial / failure)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer, spec: EnvSpec) -> BCData:
-    """Observations (the robot state a policy reads + frozen GRM features), action chunks, frame indices;
-    every episode's state and action sizes checked against the simulator's first."""
+def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec) -> BCData:
+    """Observations (the robot state a policy reads + frozen GRM features or the recorded object state),
+    action chunks, frame indices; every episode's state and action sizes checked against the simulator's first."""
     info = read_info(cfg.data)
     keep = spec.state.policy_index(cfg.velocities)
     obs, chunks, index, outcome = [], [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
-        ep = load_episode(cfg.data, ann.episode_index, scorer.cameras)
+        ep = load_episode(cfg.data, ann.episode_index, None if scorer is None else scorer.cameras)
         for what, have, want in (("actions", ep.actions.shape[1], spec.action.dim), ("states", ep.states.shape[1], spec.state.dim)):
             if have != want:
                 raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {have}-d {what}, the simulator "
                                    f"{spec.name} has {want}")
-        frames = np.stack([ep.images[c] for c in scorer.cameras], axis=1)
-        z = scorer.encode(frames).cpu().numpy()
-        obs.append(np.concatenate([ep.states[:, keep], z], axis=1))
+        if cfg.obs == "privileged":
+            if ep.env_state is None:
+                raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has no {ENV_STATE_KEY}; --obs privileged needs "
+                                   "the simulator's object state, which `robo-reward collect` records")
+            extra = ep.env_state
+        else:
+            assert scorer is not None  # validate() asks for a reward model with state+grm
+            extra = scorer.encode(np.stack([ep.images[c] for c in scorer.cameras], axis=1)).cpu().numpy()
+        obs.append(np.concatenate([ep.states[:, keep], extra], axis=1))
         a = spec.action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
@@ -89,9 +107,10 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     task = cfg.task or _collected_task(cfg.data)
-    model, tasks, _ = load_checkpoint(cfg.reward_model)
-    scorer = Scorer(model, tasks)
-    env = make_env(task, SimConfig(image_size=read_info(cfg.data).frame_shape[scorer.cameras[0]][0], cameras=scorer.cameras))
+    scorer = None if cfg.reward_model is None else Scorer(*load_checkpoint(cfg.reward_model)[:2])
+    info = read_info(cfg.data)
+    cameras = info.cameras if scorer is None else scorer.cameras
+    env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=tuple(cameras)))
     act_dim = env.spec.action.dim
     data = build_data(cfg, scorer, env.spec)
     weights = np.ones(len(data.index))
@@ -125,7 +144,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         opt.step()
     loss = loss / cfg.ensemble
     torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk,
-                "ensemble": cfg.ensemble, "state_index": data.state_index.tolist()}, out / "policy.pt")
+                "ensemble": cfg.ensemble, "state_index": data.state_index.tolist(), "obs": cfg.obs}, out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
                "zero_weight_share": float((weights == 0).mean()),
                # how much of the loss each kind of episode carries: what the weighting actually removed
@@ -133,30 +152,34 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
                "final_loss": float(loss.detach()),
                "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
     if cfg.eval_episodes:
-        summary.update(evaluate_policy(policy, env, scorer, tasks.texts[tasks.index(env.spec.task_text)], cfg, out, data.state_index))
+        summary.update(evaluate_policy(policy, env, scorer, cfg, out, data.state_index))
     env.close()
     write_json(out / "summary.json", {**run_record(cfg), **summary})
     return summary
 
 
-def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer, task_text: str, cfg: BCConfig, out: Path,
-                    keep: np.ndarray) -> dict:
-    """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode."""
+def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCConfig, out: Path, keep: np.ndarray) -> dict:
+    """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode (the reward model
+    scores every step only when the policy reads its features)."""
     from robo_reward.viz.video import annotate_frame, write_video
 
-    stream = StreamingScorer(scorer, task_text)
+    task_text = env.spec.task_text
+    stream = None if scorer is None else StreamingScorer(scorer, scorer.tasks.texts[scorer.tasks.index(task_text)])
     successes, frames = [], []
     for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):
         ts = env.reset(500_000 + k)
-        stream.reset_state()
+        if stream is not None:
+            stream.reset_state()
         while True:
-            step = stream.step(ts.obs.images)
+            label = task_text
+            if stream is not None and (k == 0 or cfg.obs == "state+grm"):
+                label += f"  progress {stream.step(ts.obs.images).progress:.2f}"
             if k == 0:
-                frames.append(annotate_frame([ts.obs.images[c] for c in scorer.cameras],
-                                             [f"{task_text}  progress {step.progress:.2f}"]))
+                frames.append(annotate_frame([ts.obs.images[c] for c in env.spec.camera_names], [label]))
             if ts.done:
                 break
-            obs = np.concatenate([ts.obs.state[keep], stream.last_embedding]).astype(np.float32)
+            extra = ts.info["privileged"] if cfg.obs == "privileged" else stream.last_embedding  # type: ignore[union-attr]
+            obs = np.concatenate([ts.obs.state[keep], extra]).astype(np.float32)
             a = policy.act(obs)
             ts = env.step(env.spec.action.from_unit(a))
         successes.append(bool(ts.info["success"]))

@@ -65,13 +65,15 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
     frames = 0
     try:
         with atomic_dir(cfg.out, cfg.overwrite) as tmp:
-            writer = DatasetWriter(tmp, env.spec)
+            writer = None  # opened on the first episode, which tells the size of the environment state
             for i in tqdm(range(cfg.episodes), desc=f"collect {cfg.task}", disable=not progress, unit="ep"):
                 seed = cfg.seed + i
                 if actor is None:
                     ep = record_episode(env, choose_mode(cfg.quality, np.random.default_rng([seed, 7]), env.expert_modes), seed)
                 else:
                     ep = record_episode(env, "policy", seed, actor)
+                if writer is None:
+                    writer = DatasetWriter(tmp, env.spec, env_state_dim=None if ep.env_state is None else ep.env_state.shape[1])
                 writer.add(ep)
                 outcomes[ep.outcome] += 1
                 modes[ep.mode] += 1

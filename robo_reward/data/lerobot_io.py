@@ -56,13 +56,18 @@ class DatasetError(ValueError):
     """A dataset on disk is missing something robo_reward needs (names the file and key)."""
 
 
-def features_for(spec: EnvSpec) -> dict:
+ENV_STATE_KEY = "observation.environment_state"
+
+
+def features_for(spec: EnvSpec, env_state_dim: int | None = None) -> dict:
     feats: dict = {
         f"{IMAGE_PREFIX}{c.name}": {"dtype": "video", "shape": (c.height, c.width, 3), "names": ["height", "width", "channels"]}
         for c in spec.cameras
     }
     feats["observation.state"] = {"dtype": "float32", "shape": (spec.state.dim,), "names": list(spec.state.names)}
     feats["action"] = {"dtype": "float32", "shape": (spec.action.dim,), "names": list(spec.action.names)}
+    if env_state_dim:
+        feats[ENV_STATE_KEY] = {"dtype": "float32", "shape": (env_state_dim,), "names": [f"env.{i}" for i in range(env_state_dim)]}
     return feats
 
 
@@ -84,9 +89,10 @@ def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
 
 
 class DatasetWriter:
-    """Streams `Episode`s into a LeRobotDataset at `root` (which must not exist yet)."""
+    """Streams `Episode`s into a LeRobotDataset at `root` (which must not exist yet); with
+    `env_state_dim`, every frame also carries the simulator's object state (observation.environment_state)."""
 
-    def __init__(self, root: Path, spec: EnvSpec, repo_id: str = "local/robo_reward") -> None:
+    def __init__(self, root: Path, spec: EnvSpec, repo_id: str = "local/robo_reward", env_state_dim: int | None = None) -> None:
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
@@ -94,17 +100,23 @@ class DatasetWriter:
         self.root = Path(root)
         self.spec = spec
         self.fps = int(round(spec.control_hz))
+        self.env_state_dim = env_state_dim
         self._ds = LeRobotDataset.create(
-            repo_id=repo_id, fps=self.fps, features=features_for(spec), root=self.root,
+            repo_id=repo_id, fps=self.fps, features=features_for(spec, env_state_dim), root=self.root,
             robot_type=spec.robot_type, use_videos=True, video_backend="pyav",
         )
         self._annotations: list[EpisodeAnnotation] = []
         self._frames = 0
 
-    def add_frame(self, images: dict[str, np.ndarray], state: np.ndarray, action: np.ndarray, task_text: str) -> None:
+    def add_frame(self, images: dict[str, np.ndarray], state: np.ndarray, action: np.ndarray, task_text: str,
+                  env_state: np.ndarray | None = None) -> None:
         """Append one frame to the open episode (frames stream in; no episode is held in memory)."""
         frame = {f"{IMAGE_PREFIX}{c.name}": images[c.name] for c in self.spec.cameras}
         frame["observation.state"] = np.asarray(state, dtype=np.float32)
+        if self.env_state_dim:
+            if env_state is None:
+                raise ValueError(f"{self.root}: this dataset records {ENV_STATE_KEY}; the frame has none")
+            frame[ENV_STATE_KEY] = np.asarray(env_state, dtype=np.float32)
         frame["action"] = np.asarray(action, dtype=np.float32)
         frame["task"] = task_text
         self._ds.add_frame(frame)
@@ -120,7 +132,8 @@ class DatasetWriter:
 
     def add(self, ep: Episode) -> None:
         for t in range(ep.length):
-            self.add_frame({c: ep.images[c][t] for c in self.spec.camera_names}, ep.states[t], ep.actions[t], ep.task_text)
+            self.add_frame({c: ep.images[c][t] for c in self.spec.camera_names}, ep.states[t], ep.actions[t], ep.task_text,
+                           None if ep.env_state is None else ep.env_state[t])
         self.end_episode(ep.subtasks, ep.outcome, ep.mode, ep.seed)
 
     def finalize(self) -> None:
@@ -249,12 +262,15 @@ def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None =
     data_path = root / info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
     if not data_path.exists():
         raise DatasetError(f"episode {episode_index}: data file is missing: {data_path}")
-    data = pd.read_parquet(data_path, columns=["episode_index", "frame_index", "observation.state", "action", "task_index"])
+    has_env_state = ENV_STATE_KEY in info["features"]
+    columns = ["episode_index", "frame_index", "observation.state", "action", "task_index"] + [ENV_STATE_KEY] * has_env_state
+    data = pd.read_parquet(data_path, columns=columns)
     data = data[data["episode_index"] == episode_index].sort_values("frame_index")
     if len(data) != ann.length:
         raise DatasetError(f"{data_path}: episode {episode_index} has {len(data)} rows, metadata says {ann.length}")
     states = np.stack(data["observation.state"].to_numpy()).astype(np.float32)
     actions = np.stack(data["action"].to_numpy()).astype(np.float32)
+    env_state = np.stack(data[ENV_STATE_KEY].to_numpy()).astype(np.float32) if has_env_state else None
     images = {}
     for cam in cameras:
         key = f"{IMAGE_PREFIX}{cam}"
@@ -269,7 +285,7 @@ def load_episode(root: Path, episode_index: int, cameras: Sequence[str] | None =
     tasks = pd.read_parquet(root / "meta" / "tasks.parquet")
     task_text = str(tasks.index[tasks["task_index"] == int(data["task_index"].iloc[0])][0])
     return Episode(task=task_text, task_text=task_text, images=images, states=states, actions=actions,
-                   subtasks=ann.subtasks, outcome=ann.outcome, mode=ann.mode, seed=ann.seed, fps=meta.fps)
+                   subtasks=ann.subtasks, outcome=ann.outcome, mode=ann.mode, seed=ann.seed, fps=meta.fps, env_state=env_state)
 
 
 def decode_video_span(path: Path, t0: float, t1: float, fps: float, what: str) -> np.ndarray:

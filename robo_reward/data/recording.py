@@ -30,12 +30,13 @@ def record_episode(env, mode: str, seed: int, actor=None) -> Episode:
     ts = env.reset(seed)
     expert = env.expert(mode) if actor is None else actor.episode(ts)
     frames: dict[str, list[np.ndarray]] = {c: [] for c in env.spec.camera_names}
-    states, actions, completed = [], [], []
+    states, actions, completed, env_states = [], [], [], []
     while True:
         action = expert.act(ts)
         for cam, img in ts.obs.images.items():
             frames[cam].append(img)
         states.append(ts.obs.state)
+        env_states.append(ts.info.get("privileged"))
         actions.append(action)
         completed.append(ts.info["subtasks_completed"])
         if ts.done:
@@ -54,4 +55,5 @@ def record_episode(env, mode: str, seed: int, actor=None) -> Episode:
         mode=mode,
         seed=seed,
         fps=env.spec.control_hz,
+        env_state=None if env_states[0] is None else np.stack(env_states).astype(np.float32),
     )
