@@ -72,10 +72,12 @@ def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:
 
 
 def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, observe: Callable[[TimeStep], np.ndarray],
-                  demos: ReplayBuffer) -> dict:
+                  demos: ReplayBuffer, env_state_dim: int | None = None) -> dict:
     """The successful episodes of a LeRobot dataset as transitions (frame t, action t, frame t + 1).
     The last frame of a successful episode is the success state: its transition terminates and pays
-    r_gold. Every episode is checked before the first one enters the buffer."""
+    r_gold. With `env_state_dim` (a policy on privileged state) every episode must carry the simulator's
+    object state of that size (`collect` records it). Every episode is checked before the first one
+    enters the buffer."""
     from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
 
     info = read_info(root, annotated=False)
@@ -87,6 +89,12 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
         ep = load_episode(root, idx, cameras, annotated=False)
         if ep.length < 2:
             raise DatasetError(f"{root}: episode {idx} has {ep.length} frame(s), a transition needs 2")
+        if env_state_dim is not None:
+            have = None if ep.env_state is None else ep.env_state.shape[1]
+            if have != env_state_dim:
+                raise DatasetError(f"{root}: episode {idx} has {'no' if have is None else f'{have}-d'} observation.environment_state; "
+                                   f"--obs privileged on {spec.name} reads {env_state_dim} values (record the demos with "
+                                   "`robo-reward collect`, or use --obs state+grm)")
         episodes.append((ep, check_episode(ep, spec, f"{root}: episode {idx}")))
     added = 0
     for ep, action in episodes:
@@ -107,5 +115,6 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
 def _frame(ep: Episode, cameras: tuple[str, ...], t: int) -> TimeStep:
     """Frame t of a recorded successful episode as the env would have returned it."""
     last = t == ep.length - 1
+    info = {"success": last} if ep.env_state is None else {"success": last, "privileged": ep.env_state[t]}
     return TimeStep(Observation({c: ep.images[c][t] for c in cameras}, ep.states[t], t / ep.fps), 0.0,
-                    terminated=last, truncated=False, info={"success": last})
+                    terminated=last, truncated=False, info=info)

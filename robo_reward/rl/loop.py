@@ -82,8 +82,8 @@ class RLConfig:
             raise ValueError("choose one of --demos (a dataset) and --demo-episodes (the scripted expert)")
         if self.demo_noise < 0 or (self.demo_noise > 0 and not self.demo_episodes):
             raise ValueError(f"--demo-noise must be >= 0 and needs --demo-episodes (the scripted expert), got {self.demo_noise}")
-        if self.demos is not None and self.obs != "state+grm":
-            raise ValueError("--demos needs --obs state+grm: a recorded dataset has no privileged simulator state")
+        if self.demos is not None and self.reward == "dense":
+            raise ValueError("--demos with --reward dense: a recorded dataset has no simulator dense reward to relabel it with")
         if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not (self.demo_episodes or self.demos):
             raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes or --demos)")
         if self.env == "ros" and self.demo_episodes:
@@ -210,7 +210,8 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
 
             labels = None
             if cfg.demos is not None:
-                source = dataset_demos(Path(cfg.demos), env.spec, reward.cameras, reward, observe, demos)
+                env_state_dim = len(ts.info["privileged"]) if cfg.obs == "privileged" else None
+                source = dataset_demos(Path(cfg.demos), env.spec, cams, reward, observe, demos, env_state_dim)
             else:
                 source = {"scripted_demo_episodes": cfg.demo_episodes, "demo_noise": cfg.demo_noise}
                 labels = scripted_demos(env, cfg.demo_episodes, cfg.seed, reward, observe, demos, cfg.demo_noise)

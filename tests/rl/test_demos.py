@@ -30,6 +30,35 @@ def test_rl_fills_its_demo_buffer_from_the_successful_episodes_of_a_dataset(tmp_
     assert np.isfinite(pre["bc_mse"])
 
 
+def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp_path, mixed_dataset):
+    """`--obs privileged --demos DIR`: the demo observations are robot state + the recorded
+    observation.environment_state (no reward model needed); a dataset without it is refused by episode."""
+    import dataclasses
+
+    from robo_reward.data.lerobot_io import DatasetWriter, load_episode
+
+    root, _ = mixed_dataset
+    out = tmp_path / "run"
+    run_rl(RLConfig(task="pick-place", out=out, episodes=0, demos=root, bc_init_steps=5, residual=0.05, **FAST),
+           progress=False)
+    successes = [a for a in read_info(root).episodes if a.outcome == "success"]
+    pre = json.loads((out / "pretrain.json").read_text())
+    assert pre["demo_transitions_from_dataset"] == sum(a.length - 1 for a in successes)
+    demos = np.load(out / "checkpoint" / "demos.npz")
+    ep = load_episode(root, successes[0].episode_index)
+    keep = make_env("pick-place").spec.state.policy_index()
+    np.testing.assert_allclose(demos["obs"][0], np.concatenate([ep.states[0, keep], ep.env_state[0]]), atol=1e-6)
+    bare = tmp_path / "bare"
+    env = make_env("pick-place", SimConfig(image_size=ep.images["front"].shape[1]))
+    writer = DatasetWriter(bare, env.spec)
+    writer.add(dataclasses.replace(ep, env_state=None))
+    writer.finalize()
+    env.close()
+    with pytest.raises(DatasetError, match="episode 0 has no observation.environment_state"):
+        run_rl(RLConfig(task="pick-place", out=tmp_path / "r2", episodes=0, demos=bare, bc_init_steps=5, residual=0.05,
+                        **FAST), progress=False)
+
+
 def _episode(actions: np.ndarray, states: np.ndarray) -> Episode:
     n = len(actions)
     return Episode(task="pick-place", task_text="t", images={"front": np.zeros((n, 8, 8, 3), np.uint8)}, states=states,
@@ -60,8 +89,8 @@ def test_a_dataset_recorded_for_another_robot_or_action_space_is_refused():
 def test_demos_flag_combinations():
     with pytest.raises(ValueError, match="choose one of --demos"):
         RLConfig(task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", demo_episodes=2).validate()
-    with pytest.raises(ValueError, match="--demos needs --obs state"):
-        RLConfig(task="pick-place", out="x", demos="d").validate()
+    with pytest.raises(ValueError, match="--demos with --reward dense"):
+        RLConfig(task="pick-place", out="x", demos="d", reward="dense").validate()
     RLConfig(task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", bc_init_steps=10, env="ros").validate()
 
 
