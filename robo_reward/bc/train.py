@@ -178,7 +178,11 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCCo
                 frames.append(annotate_frame([ts.obs.images[c] for c in env.spec.camera_names], [label]))
             if ts.done:
                 break
-            extra = ts.info["privileged"] if cfg.obs == "privileged" else stream.last_embedding  # type: ignore[union-attr]
+            if cfg.obs == "privileged":
+                extra = ts.info["privileged"]
+            else:
+                assert stream is not None  # validate() asks for a reward model with state+grm
+                extra = stream.last_embedding
             obs = np.concatenate([ts.obs.state[keep], extra]).astype(np.float32)
             a = policy.act(obs)
             ts = env.step(env.spec.action.from_unit(a))
