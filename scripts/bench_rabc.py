@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from robo_reward.bc.train import BCConfig, train_bc  # noqa: E402
 from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.data.collect import CollectConfig, collect  # noqa: E402
-from robo_reward.data.lerobot_io import load_episode, read_info  # noqa: E402
+from robo_reward.data.lerobot_io import read_info  # noqa: E402
 from robo_reward.reward.evaluate import true_progress  # noqa: E402
 
 
@@ -85,11 +85,10 @@ def true_progress_parquet(data: Path, out: Path) -> Path:
     info = read_info(data)
     parts, offset = [], 0
     for ann in info.episodes:
-        ep = load_episode(data, ann.episode_index, cameras=info.cameras[:1])
-        parts.append(pd.DataFrame({"index": np.arange(offset, offset + ep.length), "episode_index": ann.episode_index,
-                                   "frame_index": np.arange(ep.length),
-                                   "progress_sparse": true_progress(ep, list(info.subtasks)).astype(np.float32)}))
-        offset += ep.length
+        parts.append(pd.DataFrame({"index": np.arange(offset, offset + ann.length), "episode_index": ann.episode_index,
+                                   "frame_index": np.arange(ann.length),
+                                   "progress_sparse": true_progress(ann, list(info.subtasks)).astype(np.float32)}))
+        offset += ann.length
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(parts, ignore_index=True).to_parquet(out, index=False)
     return out

@@ -25,6 +25,26 @@ def mixed_dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def dataset_without_env_state(mixed_dataset, tmp_path_factory):
+    """The first successful episode of the pick-place fixture, alone, written without
+    observation.environment_state (as an imported or robot-recorded dataset is); `rl --demos` reads it too."""
+    import dataclasses
+
+    from robo_reward.data.lerobot_io import DatasetWriter, load_episode, read_info
+    from robo_reward.envs import SimConfig, make_env
+
+    root = mixed_dataset[0]
+    ep = load_episode(root, next(a.episode_index for a in read_info(root).episodes if a.outcome == "success"))
+    env = make_env("pick-place", SimConfig(image_size=ep.images["front"].shape[1]))
+    out = tmp_path_factory.mktemp("bare") / "pick-place-no-env-state"
+    writer = DatasetWriter(out, env.spec)
+    writer.add(dataclasses.replace(ep, env_state=None))
+    writer.finalize()
+    env.close()
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_grm(mixed_dataset, tmp_path_factory):
     """A GRM trained for a few steps on the pick-place fixture (real training, tiny budget)."""
     from robo_reward.reward.train import TrainConfig, train

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from robo_reward.bc.policy import ChunkEnsemble, ChunkPolicy
 from robo_reward.bc.weights import RABCWeighter, weighted_mean
 from robo_reward.config import run_record, write_json
-from robo_reward.data.lerobot_io import ENV_STATE_KEY, DatasetError, load_episode, read_info
+from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer, StreamingScorer
@@ -70,9 +70,10 @@ class BCData:
     outcome: np.ndarray  # [N] the outcome of each frame's episode (success / partial / failure)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec) -> BCData:
-    """Observations (the robot state a policy reads + frozen GRM features or the recorded object state),
-    action chunks, frame indices; every episode's state and action sizes checked against the simulator's first."""
+def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, env_state_dim: int | None = None) -> BCData:
+    """Observations (the robot state a policy reads + frozen GRM features, or with `env_state_dim` the recorded
+    object state), action chunks, frame indices; every episode's state, action and object-state sizes checked
+    against the simulator's first."""
     info = read_info(cfg.data)
     keep = spec.state.policy_index(cfg.velocities)
     obs, chunks, index, outcome = [], [], [], []
@@ -83,11 +84,8 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec) -> BCData:
             if have != want:
                 raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {have}-d {what}, the simulator "
                                    f"{spec.name} has {want}")
-        if cfg.obs == "privileged":
-            if ep.env_state is None:
-                raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has no {ENV_STATE_KEY}; --obs privileged needs "
-                                   "the simulator's object state, which `robo-reward collect` records")
-            extra = ep.env_state
+        if env_state_dim is not None:
+            extra = environment_state(ep, env_state_dim, f"{cfg.data}: episode {ann.episode_index}")
         else:
             assert scorer is not None  # validate() asks for a reward model with state+grm
             extra = scorer.encode(np.stack([ep.images[c] for c in scorer.cameras], axis=1)).cpu().numpy()
@@ -112,7 +110,8 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     cameras = info.cameras if scorer is None else scorer.cameras
     env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=tuple(cameras)))
     act_dim = env.spec.action.dim
-    data = build_data(cfg, scorer, env.spec)
+    env_state_dim = len(env.reset(500_000).info["privileged"]) if cfg.obs == "privileged" else None
+    data = build_data(cfg, scorer, env.spec, env_state_dim)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
         if cfg.progress is not None:

@@ -71,6 +71,16 @@ def features_for(spec: EnvSpec, env_state_dim: int | None = None) -> dict:
     return feats
 
 
+def environment_state(ep: Episode, dim: int, where: str) -> np.ndarray:
+    """The episode's recorded object state, checked to hold `dim` values per frame (what a policy on the
+    simulator's privileged state reads); `where` names the dataset and episode in the error."""
+    have = None if ep.env_state is None else ep.env_state.shape[1]
+    if have != dim:
+        raise DatasetError(f"{where} has {'no' if have is None else f'{have}-d'} {ENV_STATE_KEY}; a policy on privileged "
+                           f"state reads {dim} values (`robo-reward collect` records them; or use --obs state+grm)")
+    return ep.env_state
+
+
 @contextlib.contextmanager
 def atomic_dir(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder next to `out`; move it to `out` only if the block succeeds."""

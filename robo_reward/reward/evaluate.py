@@ -12,7 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
-from robo_reward.data.annotations import frame_stage
+from robo_reward.data.annotations import EpisodeAnnotation, frame_stage
 from robo_reward.data.lerobot_io import read_info
 from robo_reward.data.sources import (
     load_as_model_cameras,
@@ -86,7 +86,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     return metrics
 
 
-def true_progress(ep: Episode, names: list[str]) -> np.ndarray:
+def true_progress(ep: Episode | EpisodeAnnotation, names: list[str]) -> np.ndarray:
+    """The labels' own progress per frame (equal subtask shares); an annotation is enough, no frames needed."""
     return progress_labels(ep.subtasks, names, ep.length, ep.outcome == "success", subtask_shares(names, "equal"))
 
 

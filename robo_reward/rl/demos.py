@@ -78,7 +78,7 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
     r_gold. With `env_state_dim` (a policy on privileged state) every episode must carry the simulator's
     object state of that size (`collect` records it). Every episode is checked before the first one
     enters the buffer."""
-    from robo_reward.data.lerobot_io import DatasetError, load_episode, read_info
+    from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 
     info = read_info(root, annotated=False)
     chosen = [a.episode_index for a in info.episodes if a.outcome == "success"]
@@ -90,11 +90,7 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
         if ep.length < 2:
             raise DatasetError(f"{root}: episode {idx} has {ep.length} frame(s), a transition needs 2")
         if env_state_dim is not None:
-            have = None if ep.env_state is None else ep.env_state.shape[1]
-            if have != env_state_dim:
-                raise DatasetError(f"{root}: episode {idx} has {'no' if have is None else f'{have}-d'} observation.environment_state; "
-                                   f"--obs privileged on {spec.name} reads {env_state_dim} values (record the demos with "
-                                   "`robo-reward collect`, or use --obs state+grm)")
+            environment_state(ep, env_state_dim, f"{root}: episode {idx}")
         episodes.append((ep, check_episode(ep, spec, f"{root}: episode {idx}")))
     added = 0
     for ep, action in episodes:

@@ -80,14 +80,12 @@ def test_bc_ensemble_and_state_selection(mixed_dataset, tiny_grm, tmp_path):
         BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, ensemble=0).validate()
 
 
-def test_privileged_bc_reads_the_recorded_object_state(mixed_dataset, tiny_grm, tmp_path):
+def test_privileged_bc_reads_the_recorded_object_state(mixed_dataset, dataset_without_env_state, tiny_grm, tmp_path):
     """`collect` records the simulator's object state per frame; `--obs privileged` clones from it (no reward
     model needed) and acts on the simulator's live copy; a dataset without it is refused by name before training."""
-    import dataclasses
-
     import torch
 
-    from robo_reward.data.lerobot_io import DatasetWriter, load_episode
+    from robo_reward.data.lerobot_io import load_episode
     from robo_reward.envs import SimConfig, make_env
 
     root, _ = mixed_dataset
@@ -100,13 +98,9 @@ def test_privileged_bc_reads_the_recorded_object_state(mixed_dataset, tiny_grm, 
     saved = torch.load(out / "policy.pt")
     assert saved["obs"] == "privileged" and saved["obs_dim"] == len(saved["state_index"]) + ep.env_state.shape[1]
     assert s["eval_episodes"] == 1
-    bare = tmp_path / "bare"
-    writer = DatasetWriter(bare, env.spec)
-    writer.add(dataclasses.replace(ep, env_state=None))
-    writer.finalize()
     env.close()
     with pytest.raises(DatasetError, match="episode 0 has no observation.environment_state"):
-        train_bc(BCConfig(data=bare, out=tmp_path / "c", obs="privileged", steps=1,
+        train_bc(BCConfig(data=dataset_without_env_state, out=tmp_path / "c", obs="privileged", steps=1,
                           eval_episodes=0, task="pick-place"), progress=False)
     with pytest.raises(ValueError, match="--obs must be one of"):
         BCConfig(data=root, out=tmp_path, reward_model=tiny_grm, obs="pixels").validate()

@@ -7,7 +7,7 @@ import pytest
 
 from robo_reward.data.annotations import ANNOTATION_COLUMNS, NAME_COL, OUTCOME_COL
 from robo_reward.data.collect import CollectConfig, collect
-from robo_reward.data.lerobot_io import DatasetError, load_episode, open_lerobot, read_info
+from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, open_lerobot, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.data.recording import record_episode
 
@@ -56,7 +56,12 @@ def test_recorded_episode_matches_what_was_written(mixed_dataset, tmp_path):
     assert ep.length == fresh.length
     np.testing.assert_allclose(ep.states, fresh.states, atol=1e-5)
     np.testing.assert_allclose(ep.actions, fresh.actions, atol=1e-6)
+    np.testing.assert_allclose(ep.env_state, fresh.env_state, atol=1e-6)  # observation.environment_state round-trips
     assert ep.subtasks == fresh.subtasks and ep.outcome == fresh.outcome
+    dim = fresh.env_state.shape[1]
+    assert environment_state(ep, dim, "d: episode 2") is ep.env_state
+    with pytest.raises(DatasetError, match=f"d: episode 2 has {dim}-d observation.environment_state; .* reads {dim + 3} values"):
+        environment_state(ep, dim + 3, "d: episode 2")
     # video is lossy: frames match on average, not bit for bit
     err = np.abs(ep.images["wrist"].astype(float) - fresh.images["wrist"].astype(float)).mean()
     assert err < 12.0

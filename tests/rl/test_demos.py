@@ -30,12 +30,10 @@ def test_rl_fills_its_demo_buffer_from_the_successful_episodes_of_a_dataset(tmp_
     assert np.isfinite(pre["bc_mse"])
 
 
-def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp_path, mixed_dataset):
+def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp_path, mixed_dataset, dataset_without_env_state):
     """`--obs privileged --demos DIR`: the demo observations are robot state + the recorded
     observation.environment_state (no reward model needed); a dataset without it is refused by episode."""
-    import dataclasses
-
-    from robo_reward.data.lerobot_io import DatasetWriter, load_episode
+    from robo_reward.data.lerobot_io import load_episode
 
     root, _ = mixed_dataset
     out = tmp_path / "run"
@@ -48,14 +46,8 @@ def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp
     ep = load_episode(root, successes[0].episode_index)
     keep = make_env("pick-place").spec.state.policy_index()
     np.testing.assert_allclose(demos["obs"][0], np.concatenate([ep.states[0, keep], ep.env_state[0]]), atol=1e-6)
-    bare = tmp_path / "bare"
-    env = make_env("pick-place", SimConfig(image_size=ep.images["front"].shape[1]))
-    writer = DatasetWriter(bare, env.spec)
-    writer.add(dataclasses.replace(ep, env_state=None))
-    writer.finalize()
-    env.close()
     with pytest.raises(DatasetError, match="episode 0 has no observation.environment_state"):
-        run_rl(RLConfig(task="pick-place", out=tmp_path / "r2", episodes=0, demos=bare, bc_init_steps=5, residual=0.05,
+        run_rl(RLConfig(task="pick-place", out=tmp_path / "r2", episodes=0, demos=dataset_without_env_state, bc_init_steps=5, residual=0.05,
                         **FAST), progress=False)
 
 
