@@ -4,6 +4,10 @@ failure mix with near misses and imposters) against (a) the same model before ad
 added with the demo's last frame as GOAL, no training) and (b) the same architecture trained from
 scratch on the one demo for the same steps. All three numbers per task come from one run.
 
+Which single demonstration is used moves the result as much as any setting (docs/BENCHMARKS.md), so
+`--demos N` repeats the protocol for each of the first N expert episodes of the training set (each a
+separate one-shot adaptation) and reports every demo and the mean over them.
+
   .venv/bin/python scripts/bench_adapt.py --parent runs/bench_adapt/parent_loo/last \
       --held pick-place=runs/bench_grm/data/pick-place --held mw/pick-place-v3=runs/bench_grm/data/mw_pick-place-v3
 (uses <prefix>-train for the demo, <prefix>-test for evaluation)
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,6 +41,28 @@ def scratch_parent(parent: Path, out: Path) -> Path:
     return save_checkpoint(out, GRM(model.cfg), tasks, {"train": {}, "step": 0, "scratch_of": str(parent)})
 
 
+def _mean(values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def one_demo(args: argparse.Namespace, task: str, train: Path, test: Path, demo: int, scratch: Path) -> dict:
+    """Before / adapted / scratch for one demonstration episode."""
+    row: dict = {"demo": f"{train} episode {demo}"}
+    for name, parent, extra in (("adapted", args.parent, {"l2sp": args.l2sp}),
+                                ("scratch", scratch, {"no_replay": True, "l2sp": 0.0})):
+        t0 = time.perf_counter()
+        out = args.workdir / f"{task.replace('/', '_')}-demo{demo}-{name}"
+        rep = adapt(AdaptConfig(model=parent, demo=str(train), episode=demo, out=out, steps=args.steps, eval=str(test),
+                                augment=args.augment, **extra))
+        row[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
+        row[f"{name}_adapt_seconds"] = rep["seconds"]
+        if name == "adapted":
+            row["before"] = {k: rep["eval"]["before"].get(k) for k in KEYS}
+        row[name] = {k: rep["eval"]["after"].get(k) for k in KEYS}
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--parent", type=Path, required=True)
@@ -44,6 +71,8 @@ def main() -> None:
     ap.add_argument("--augment", default="colour", help="adapt --augment preset (both the adapted and the scratch model)")
     ap.add_argument("--l2sp", type=float, default=AdaptConfig.l2sp, help="adapt --l2sp for the adapted model (scratch: 0, "
                     "there is no parent to stay close to)")
+    ap.add_argument("--demos", type=int, default=1, help="repeat for each of the first N expert episodes of -train "
+                    "(one adaptation each); report each and the mean")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
     ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
     args = ap.parse_args()
@@ -54,21 +83,17 @@ def main() -> None:
     for item in args.held:
         task, prefix = item.split("=", 1)
         train, test = Path(prefix + "-train"), Path(prefix + "-test")
-        demo = next(a.episode_index for a in read_info(train).episodes if a.mode == "expert")
-        row = {"demo": f"{train} episode {demo}", "eval": str(test)}
-        for name, parent, extra in (("adapted", args.parent, {"l2sp": args.l2sp}),
-                                    ("scratch", scratch, {"no_replay": True, "l2sp": 0.0})):
-            t0 = time.perf_counter()
-            rep = adapt(AdaptConfig(model=parent, demo=str(train), episode=demo, out=args.workdir / f"{task.replace('/', '_')}-{name}",
-                                    steps=args.steps, eval=str(test), augment=args.augment, **extra))
-            row[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
-            row[f"{name}_adapt_seconds"] = rep["seconds"]
-            if name == "adapted":
-                row["before"] = {k: rep["eval"]["before"].get(k) for k in KEYS}
-            row[name] = {k: rep["eval"]["after"].get(k) for k in KEYS}
+        experts = [a.episode_index for a in read_info(train).episodes if a.mode == "expert"]
+        if len(experts) < args.demos:
+            raise SystemExit(f"{train}: {len(experts)} expert episodes, --demos {args.demos} asked for")
+        row: dict = {"eval": str(test), "demos": []}
         result["tasks"][task] = row
-        print(task, {k: row[k] for k in ("before", "adapted", "scratch")})
-        write_json(args.out, result)
+        for demo in experts[: args.demos]:
+            row["demos"].append(one_demo(args, task, train, test, demo, scratch))
+            row["mean"] = {name: {k: _mean([r[name][k] for r in row["demos"]]) for k in KEYS}
+                           for name in ("before", "adapted", "scratch")}
+            write_json(args.out, result)  # after every demo: a long run that stops keeps what it measured
+        print(task, row["mean"])
 
 
 if __name__ == "__main__":
