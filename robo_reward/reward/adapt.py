@@ -60,7 +60,8 @@ class AdaptConfig:
     trainable: str = field(default="full", metadata={"help": "full | heads (freeze the image encoder: parameter-efficient)"})
     l2sp: float = field(default=300.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
                                                          "θ -= lr·l2sp·(θ − θ_parent)): keeps the parent's reading of the scene "
-                                                         "(imposters); 0 = off"})
+                                                         "(imposters); 0 = off, better when --eval's `before` shows the "
+                                                         "parent scoring the new task's imposters as successes"})
     replay: tuple[str, ...] = field(default=(), metadata={"help": "original training datasets to mix in (default: those the parent was trained on, when present)"})
     no_replay: bool = field(default=False, metadata={"help": "do not mix in original training data"})
     replay_share: float = field(default=0.3, metadata={"help": "share of pairs drawn from replayed data"})
