@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
     ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
     args = ap.parse_args()
+    if args.demos < 1:
+        ap.error(f"--demos must be >= 1, got {args.demos}")
     scratch = scratch_parent(args.parent, args.workdir / "scratch_parent")
     result = {"git_revision": git_revision(), "command": " ".join(sys.argv), "machine": platform.machine(),
               "parent": str(args.parent), "parent_tasks": load_checkpoint(args.parent)[1].texts, "steps": args.steps, "augment": args.augment, "l2sp": args.l2sp,
