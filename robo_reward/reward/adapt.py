@@ -292,9 +292,26 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
         results, curves, episodes = evaluate_models({"before": (before, tasks), "after": (model, tasks)}, cfg.eval,
                                                     ep.task_text, cfg.camera_map, device, progress)
         report["eval"] = {"data": cfg.eval, **results}
+        report["l2sp_advice"] = l2sp_advice(report)
         plot_before_after(out / "progress_before_after.png", episodes, curves)
     write_json(out / "adapt_report.json", report)
     return report
+
+
+# Below this share of the new task's imposters rejected by the parent (before adaptation), the L2-SP pull keeps
+# the parent's mistake: measured on MetaWorld pick-place, a parent that rejected none adapted to 74% completion at
+# λ = 300 and 97% at λ = 0 (docs/BENCHMARKS.md, "when the pull hurts").
+PARENT_IMPOSTER_FLOOR = 0.5
+
+
+def l2sp_advice(report: dict) -> str | None:
+    """A note when --eval shows the parent failing the new task's imposters while --l2sp pulls toward it."""
+    ev, l2sp = report.get("eval"), report["config"]["l2sp"]
+    rejected = ev["before"].get("imposter_scored_not_success") if ev else None
+    if l2sp <= 0 or rejected is None or rejected >= PARENT_IMPOSTER_FLOOR:
+        return None
+    return (f"note: before adaptation the parent rejects {rejected:.0%} of this task's imposters, and --l2sp {l2sp:g} "
+            f"holds the adapted model near it; --l2sp 0 may read them better (check with the same --eval)")
 
 
 def format_report(report: dict) -> str:
@@ -309,4 +326,7 @@ def format_report(report: dict) -> str:
             if all(v is None for v in vals):
                 continue
             lines.append(f"{key:<30}" + "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in vals))
+    advice = l2sp_advice(report)
+    if advice:
+        lines.append(advice)
     return "\n".join(lines)

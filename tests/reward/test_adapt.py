@@ -9,7 +9,7 @@ import torch
 from robo_reward.cli import main
 from robo_reward.data.collect import CollectConfig, collect
 from robo_reward.data.lerobot_io import read_info
-from robo_reward.reward.adapt import AdaptConfig, adapt, grow_subtasks, pull_toward
+from robo_reward.reward.adapt import AdaptConfig, adapt, grow_subtasks, l2sp_advice, pull_toward
 from robo_reward.reward.checkpoint import load_checkpoint
 
 PEG = "insert the peg into the hole"
@@ -97,3 +97,15 @@ def test_l2sp_keeps_the_adapted_weights_near_the_parent(tiny_grm, peg_sets, tmp_
         enc = load_checkpoint(tmp_path / f"l2sp{l2sp:g}" / "last")[0].encoder.state_dict()
         moved[l2sp] = sum(float((enc[k].float() - parent[k].float()).norm()) for k in parent)
     assert moved[1000.0] < 0.5 * moved[0.0], moved
+
+
+def test_l2sp_advice_only_when_the_parent_fails_the_imposters():
+    def report(l2sp, rejected):
+        return {"config": {"l2sp": l2sp}, "eval": {"before": {"imposter_scored_not_success": rejected}}}
+
+    assert "--l2sp 0" in l2sp_advice(report(300.0, 0.0))
+    assert "17%" in l2sp_advice(report(300.0, 1 / 6))
+    assert l2sp_advice(report(300.0, 1.0)) is None  # the parent already rejects them: the pull protects that
+    assert l2sp_advice(report(0.0, 0.0)) is None  # nothing pulls
+    assert l2sp_advice(report(300.0, None)) is None  # the eval set has no imposters
+    assert l2sp_advice({"config": {"l2sp": 300.0}}) is None  # no --eval
