@@ -326,7 +326,6 @@ def format_report(report: dict) -> str:
             if all(v is None for v in vals):
                 continue
             lines.append(f"{key:<30}" + "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in vals))
-    advice = l2sp_advice(report)
-    if advice:
-        lines.append(advice)
+    if report.get("l2sp_advice"):
+        lines.append(report["l2sp_advice"])
     return "\n".join(lines)

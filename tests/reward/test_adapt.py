@@ -9,7 +9,7 @@ import torch
 from robo_reward.cli import main
 from robo_reward.data.collect import CollectConfig, collect
 from robo_reward.data.lerobot_io import read_info
-from robo_reward.reward.adapt import AdaptConfig, adapt, grow_subtasks, l2sp_advice, pull_toward
+from robo_reward.reward.adapt import AdaptConfig, adapt, format_report, grow_subtasks, l2sp_advice, pull_toward
 from robo_reward.reward.checkpoint import load_checkpoint
 
 PEG = "insert the peg into the hole"
@@ -45,6 +45,7 @@ def test_adapt_improves_voc_on_held_out_episodes(tiny_grm, peg_sets, tmp_path):
     assert (out / "progress_before_after.png").stat().st_size > 0
     saved = json.loads((out / "adapt_report.json").read_text())
     assert saved["eval"]["after"]["voc_mean"] == pytest.approx(after["voc_mean"])
+    assert "l2sp_advice" in saved and saved["l2sp_advice"] is None  # --l2sp 0: nothing pulls, no note
 
 
 def test_grow_subtasks_keeps_existing_outputs(tiny_grm):
@@ -109,3 +110,7 @@ def test_l2sp_advice_only_when_the_parent_fails_the_imposters():
     assert l2sp_advice(report(0.0, 0.0)) is None  # nothing pulls
     assert l2sp_advice(report(300.0, None)) is None  # the eval set has no imposters
     assert l2sp_advice({"config": {"l2sp": 300.0}}) is None  # no --eval
+    rep = {**report(300.0, 0.0), "adapted_on": {"dataset": "d", "episode": 0, "frames": 9, "annotation": "a"}, "seconds": 1.0}
+    rep["eval"]["after"] = {}
+    rep["l2sp_advice"] = l2sp_advice(rep)
+    assert format_report(rep).splitlines()[-1] == rep["l2sp_advice"]  # the terminal shows the note adapt recorded
