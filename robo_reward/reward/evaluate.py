@@ -21,7 +21,7 @@ from robo_reward.data.sources import (
 )
 from robo_reward.device import resolve_device
 from robo_reward.reward.checkpoint import load_checkpoint
-from robo_reward.reward.infer import PERSPECTIVES, Progress, Scorer
+from robo_reward.reward.infer import DEFAULT_FUSION, PERSPECTIVES, Progress, Scorer
 from robo_reward.reward.labels import progress_labels, subtask_shares
 from robo_reward.reward.metrics import auroc, classify_completion, confusion, voc
 from robo_reward.types import Episode
@@ -34,7 +34,8 @@ class EvalConfig:
     out: Path = field(metadata={"help": "output folder: metrics.json, plots, videos"})
     plots: int = field(default=12, metadata={"help": "episodes to plot"})
     videos: int = field(default=2, metadata={"help": "progress-overlay videos to write"})
-    fusion: str = field(default="consistency", metadata={"help": "consistency (Robo-Dopamine's conservative update) or mean"})
+    fusion: str = field(default=DEFAULT_FUSION, metadata={
+        "help": "kalman (anchors weighted by their hop uncertainty), consistency (Robo-Dopamine's conservative update) or mean"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
 
@@ -48,7 +49,7 @@ class ScoreConfig:
     camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
 
 
-def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = "consistency", progress: bool = True,
+def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = DEFAULT_FUSION, progress: bool = True,
                   camera_map: Sequence[str] = ()):
     """Yield (Episode, Progress) for every episode of `data` (its cameras renamed to the model's)."""
     dev = resolve_device(device)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.fsutil import staging_dir, swap_in
+from robo_reward.reward.infer import DEFAULT_FUSION, FUSIONS
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
@@ -52,6 +53,7 @@ class RLConfig:
     residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
     max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
+    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     eval_episodes: int = field(default=20, metadata={"help": "deterministic evaluation episodes on unseen seeds after training (eval.json)"})
@@ -66,6 +68,8 @@ class RLConfig:
             raise ValueError(f"--reward must be sparse, dense or grm:<dir>, got {self.reward!r}")
         if self.shaping not in SHAPINGS:
             raise ValueError(f"--shaping must be one of {SHAPINGS}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.obs not in ("privileged", "state+grm"):
             raise ValueError(f"--obs must be privileged or state+grm, got {self.obs!r}")
         if self.obs == "state+grm" and not self.reward.startswith("grm:"):
@@ -116,7 +120,7 @@ class RewardSource:
             from robo_reward.reward.infer import Scorer, StreamingScorer
 
             model, tasks, _ = load_checkpoint(Path(cfg.reward[4:]), device)
-            self.stream = StreamingScorer(Scorer(model, tasks, device), task_text)
+            self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text)
             self.cameras = model.cfg.cameras
 
     def reset(self, ts: TimeStep) -> float:

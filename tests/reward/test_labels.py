@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from robo_reward.reward.infer import fuse, incremental_step
+from robo_reward.reward.infer import FUSIONS, fuse, incremental_step
 from robo_reward.reward.labels import (
     apply_hop,
     hop_label,
@@ -78,9 +78,32 @@ def test_fusion_stays_in_unit_interval():
         phi[t] = incremental_step(phi[t - 1], rng.uniform(-1.5, 1.5))
     assert phi.min() >= 0.0 and phi.max() <= 1.0
     f, b = rng.uniform(-0.5, 1.5, 500), rng.uniform(-0.5, 1.5, 500)
-    for fusion in ("mean", "consistency"):
-        fused = fuse(phi, f, b, fusion)
+    std_f, std_b = rng.uniform(0, 0.6, 500), rng.uniform(0, 0.6, 500)
+    for fusion in FUSIONS:
+        fused = fuse(phi, f, b, fusion, std_f=std_f, std_b=std_b)
         assert fused.min() >= 0.0 and fused.max() <= 1.0
+
+
+def test_kalman_fusion_believes_the_more_certain_anchor():
+    """Forward reads the truth, backward its mirror image, the chain stands still: Φ* ends near whichever
+    anchor is confident."""
+    t, still = np.linspace(0, 1, 60), np.full(60, 0.5)
+    sure, unsure = np.full(60, 0.05), np.full(60, 0.5)
+    assert fuse(still, t, 1 - t, "kalman", std_f=sure, std_b=unsure)[-1] > 0.65  # (lags a ramp the chain misses)
+    assert fuse(still, t, 1 - t, "kalman", std_f=unsure, std_b=sure)[-1] < 0.35
+    with pytest.raises(ValueError, match="pass std_f and std_b"):
+        fuse(t, t, t, "kalman")
+
+
+def test_kalman_fusion_follows_a_drop_the_chain_misses():
+    """After a drop the incremental chain stays at 0.75 while both anchors read ~0: the filter is corrected
+    down within the episode, where the chain alone would keep the dropped object 'nearly done'."""
+    n = 60
+    up = np.r_[np.linspace(0, 0.75, 30), np.zeros(n - 30)]
+    inc = np.r_[np.linspace(0, 0.75, 30), np.full(n - 30, 0.75)]
+    std = np.full(n, 0.15)
+    fused = fuse(inc, up, up + np.r_[np.zeros(30), np.full(n - 30, 0.03)], "kalman", std_f=std, std_b=std)
+    assert fused[29] > 0.65 and fused[-1] < 0.2
 
 
 def test_consistency_fusion_trusts_agreement():

@@ -17,7 +17,7 @@ from std_msgs.msg import Float64MultiArray, Int64MultiArray
 from std_srvs.srv import Trigger
 
 from robo_reward.reward.checkpoint import load_checkpoint
-from robo_reward.reward.infer import Scorer, StreamingScorer
+from robo_reward.reward.infer import DEFAULT_FUSION, Scorer, StreamingScorer
 from robo_reward.ros.convert import ImageError
 from robo_reward.ros.messages import RESET_TOPIC, REWARD_TOPIC_PREFIX, STATUS_TOPIC, parse_status, stamp_seconds, to_rgb
 from robo_reward.ros.profiles import load_profile
@@ -43,7 +43,7 @@ class RewardNode(Node):
         if missing:
             raise ValueError(f"the model reads cameras {list(model.cfg.cameras)}; profile {p.name} has no topic for {missing}")
         self.cameras = model.cfg.cameras
-        self.stream = StreamingScorer(Scorer(model, tasks, "cpu", self.declare_parameter("fusion", "consistency").value), task)
+        self.stream = StreamingScorer(Scorer(model, tasks, "cpu", self.declare_parameter("fusion", DEFAULT_FUSION).value), task)
         # with the sim, its status joins each set: a new episode's first frame resets the stream
         # in order (a reset topic can race the first frame); a real arm resets via topic or service
         self.sim_status = bool(self.declare_parameter("sim_status", False).value)
