@@ -42,6 +42,8 @@ def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
 def test_bad_rl_config():
     with pytest.raises(ValueError, match="--reward must be"):
         RLConfig(task="pick-place", out="x", reward="magic").validate()
+    with pytest.raises(ValueError, match="--fusion must be one of"):
+        RLConfig(task="pick-place", out="x", reward="grm:m", fusion="median").validate()
     with pytest.raises(ValueError, match="needs a GRM"):
         RLConfig(task="pick-place", out="x", obs="state+grm").validate()
     with pytest.raises(ValueError, match="--bc-ensemble .* only with a frozen clone"):
