@@ -32,7 +32,6 @@ class Progress:
     backward: np.ndarray  # [T]
     stage: np.ndarray  # [T] index into the task's subtasks
     stage_probs: np.ndarray  # [T, S_task]
-    step_hop: np.ndarray  # [T] expected hop H(t-1 -> t) that the incremental chain applies (0 at t = 0)
     spread: np.ndarray  # [3, T] std of the hop distribution behind each perspective (incremental, forward, backward)
 
     @property
@@ -196,7 +195,7 @@ class Scorer:
         spread = np.concatenate([std[:2], std[2:].mean(0, keepdims=True)])
         fused = fuse(phi_i, phi_f, phi_b, self.fusion, std_f=spread[1], std_b=spread[2])
         stage_probs = self._stage_probs(z, z_start, task_id)
-        return Progress(fused, phi_i, phi_f, phi_b, stage_probs.argmax(-1), stage_probs, h[0], spread)
+        return Progress(fused, phi_i, phi_f, phi_b, stage_probs.argmax(-1), stage_probs, spread)
 
     def _stage_probs(self, z: torch.Tensor, z_start: torch.Tensor, task_id: int) -> np.ndarray:
         names = self.tasks.subtasks[task_id]
