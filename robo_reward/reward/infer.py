@@ -4,7 +4,7 @@ fusion), for whole episodes in one batched pass and for streaming use at control
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -87,15 +87,16 @@ class Fuser:
     rule: str = DEFAULT_FUSION
     eps: float = CONSISTENCY_EPS
     kalman: KalmanParams = KalmanParams()
-    value: float = 0.0
-    var: float = 0.0
-    prev_inc: float | None = None
+    value: float = field(default=0.0, init=False)  # Φ* after the last step
+    var: float = field(default=0.0, init=False)  # its variance (kalman)
+    prev_inc: float | None = field(default=None, init=False)  # the chain's previous value; None before the first frame
 
     def __post_init__(self) -> None:
         if self.rule not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.rule!r}")
 
-    def step(self, phi_i: float, phi_f: float, phi_b: float, std_f: float = 0.0, std_b: float = 0.0) -> float:
+    def step(self, phi_i: float, phi_f: float, phi_b: float, std_f: float, std_b: float) -> float:
+        """Φ* at the next frame from the three perspectives and the anchors' hop std (read by `kalman` only)."""
         phi_f, phi_b = min(max(phi_f, 0.0), 1.0), min(max(phi_b, 0.0), 1.0)
         r_f, r_b = std_f**2 + self.kalman.r0, std_b**2 + self.kalman.r0
         first, d_inc = self.prev_inc is None, 0.0 if self.prev_inc is None else phi_i - self.prev_inc

@@ -82,6 +82,8 @@ def test_fusion_stays_in_unit_interval():
     for fusion in FUSIONS:
         fused = fuse(phi, f, b, fusion, std_f=std_f, std_b=std_b)
         assert fused.min() >= 0.0 and fused.max() <= 1.0
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        fuse(phi, f, b, "median", std_f=std_f, std_b=std_b)
 
 
 def test_kalman_fusion_believes_the_more_certain_anchor():
