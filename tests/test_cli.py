@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from robo_reward.cli import main
@@ -40,6 +41,28 @@ def test_collect_and_view(tmp_path, capsys):
     from robo_reward.data.lerobot_io import read_info
 
     assert frames == read_info(data).episodes[1].length
+
+
+def test_collect_random_actions_records_a_warm_up_labelled_by_physics(tmp_path, capsys):
+    """`collect --random-actions`: uniform actions over the whole range, the same episodes for the same
+    seed, each labelled by the simulator; combined with --policy it is refused before anything is written."""
+    from robo_reward.data.lerobot_io import load_episode, read_info
+
+    args = ["collect", "--task", "pick-place", "--random-actions", "--episodes", "2", "--seed", "3",
+            "--image-size", "32", "--cameras", "front"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    info = read_info(tmp_path / "a")
+    assert [a.mode for a in info.episodes] == ["random", "random"]
+    assert all(a.outcome == "failure" for a in info.episodes)  # flailing does not place a cube in a bin
+    a, b = (load_episode(tmp_path / d, 1, ("front",)) for d in "ab")
+    np.testing.assert_array_equal(a.actions, b.actions)
+    assert a.actions.min() < -0.9 and a.actions.max() > 0.9
+    assert not np.array_equal(a.actions, load_episode(tmp_path / "a", 0, ("front",)).actions)
+    capsys.readouterr()
+    assert main(args + ["--policy", str(tmp_path), "--out", str(tmp_path / "c")]) == 2
+    assert "--random-actions and --policy" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
 
 
 def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):

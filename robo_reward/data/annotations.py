@@ -74,23 +74,25 @@ def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[
 
 
 def _monotone_spans(completed: np.ndarray, names: Sequence[str]) -> list[SubtaskSpan]:
-    """Spans of one stretch whose count never falls, frames counted from the stretch's start."""
+    """Spans of one stretch whose count never falls, frames counted from the stretch's start.
+
+    Subtasks completed on the same frame get a frame each: the later ones the frames after it, or, where the
+    stretch ends on that frame, the earlier ones give frames back. A success on the last frame that implies the
+    earlier subtasks (a drawer slammed shut without the hand ever near its handle) then still ends in the last
+    subtask, and its progress labels reach 1 instead of stopping at the first subtask's share."""
     n, t_last = len(names), len(completed) - 1
-    spans = []
-    start = 0
+    ends: list[int] = []
     for k in range(n):
-        if start > t_last:
-            break
         done = np.nonzero(completed >= k + 1)[0]
-        end = int(done[0]) if len(done) else t_last
-        if k == n - 1:
-            end = t_last  # frames after the last completion still show the finished task
-        end = max(end, start)
-        spans.append(SubtaskSpan(names[k], start, end))
+        end = t_last if k == n - 1 or not len(done) else int(done[0])  # frames after the last completion show the finished task
+        ends.append(max(end, ends[-1] + 1) if ends else end)
         if not len(done):
             break
-        start = end + 1
-    return spans
+    ends[-1] = min(ends[-1], t_last)
+    for k in range(len(ends) - 2, -1, -1):
+        ends[k] = min(ends[k], ends[k + 1] - 1)
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    return [SubtaskSpan(names[k], max(s, 0), e) for k, (s, e) in enumerate(zip(starts, ends, strict=True)) if e >= 0]
 
 
 def span_completed(spans: Sequence[SubtaskSpan], i: int, names: Sequence[str], success: bool) -> bool:

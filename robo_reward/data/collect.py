@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
 from robo_reward.data.lerobot_io import DatasetWriter, atomic_dir
-from robo_reward.data.recording import choose_mode, record_episode
+from robo_reward.data.recording import RandomActor, choose_mode, record_episode
 from robo_reward.envs import SimConfig, make_env
 
 SUMMARY_FILE = "meta/robo_reward_collect.json"
@@ -33,12 +33,17 @@ class CollectConfig:
         "help": "an `rl` run folder: record its policy (stochastic actions) instead of the scripted expert — on-policy "
                 "episodes, labelled by physics, to show the reward model the states a policy really reaches"})
     deterministic: bool = field(default=False, metadata={"help": "with --policy: the policy's mean action"})
+    random_actions: bool = field(default=False, metadata={
+        "help": "record uniformly random actions (an `rl` warm-up's exploration) instead of the scripted expert: the "
+                "flailing states and accidental successes a learner starts from, labelled by physics"})
 
     def validate(self) -> None:
         if self.episodes < 1:
             raise ValueError(f"--episodes must be >= 1, got {self.episodes}")
         if self.deterministic and self.policy is None:
             raise ValueError("--deterministic needs --policy")
+        if self.random_actions and self.policy is not None:
+            raise ValueError("--random-actions and --policy both choose who acts: give one")
         if self.quality not in ("expert", "mixed"):
             raise ValueError(f"--quality must be expert or mixed, got {self.quality!r}")
 
@@ -59,6 +64,8 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
         if missing:
             raise ValueError(f"--policy {cfg.policy} reads cameras {list(actor.cameras)}; --cameras lacks {missing}")
     env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift))
+    if cfg.random_actions:
+        actor = RandomActor(env.spec.action.dim, cfg.seed)
     start = time.perf_counter()
     outcomes: Counter[str] = Counter()
     modes: Counter[str] = Counter()
@@ -71,7 +78,7 @@ def collect(cfg: CollectConfig, progress: bool = True) -> dict:
                 if actor is None:
                     ep = record_episode(env, choose_mode(cfg.quality, np.random.default_rng([seed, 7]), env.expert_modes), seed)
                 else:
-                    ep = record_episode(env, "policy", seed, actor)
+                    ep = record_episode(env, "random" if cfg.random_actions else "policy", seed, actor)
                 if writer is None:
                     writer = DatasetWriter(tmp, env.spec, env_state_dim=None if ep.env_state is None else ep.env_state.shape[1])
                 writer.add(ep)

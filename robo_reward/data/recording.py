@@ -21,6 +21,22 @@ def choose_mode(quality: str, rng: np.random.Generator, supported: tuple[str, ..
     raise ValueError(f"quality must be 'expert' or 'mixed', got {quality!r}")
 
 
+class RandomActor:
+    """Uniform random actions in [-1, 1], what an `rl` run's warm-up does: the flailing states a learner
+    starts from (and its accidental successes), which no scripted mode shows the reward model. Seeded once,
+    as `collect --policy` seeds a policy's noise: the same episodes on every call."""
+
+    def __init__(self, action_dim: int, seed: int) -> None:
+        self.action_dim = action_dim
+        self._rng = np.random.default_rng([seed, 11])
+
+    def episode(self, ts) -> RandomActor:
+        return self
+
+    def act(self, ts) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
+
+
 def record_episode(env, mode: str, seed: int, actor=None) -> Episode:
     """Run the env's scripted expert in `mode` (or `actor`, e.g. a trained policy: `actor.episode(ts)`
     returns what acts) from `reset(seed)` to the end of the episode.

@@ -100,6 +100,9 @@ class MetaWorldEnv:
 
     def reset(self, seed: int | None = None) -> TimeStep:
         self._env._freeze_rand_vec = False
+        # MetaWorld draws the object's start from numpy's global generator unless `seeded_rand_vec` is set: without
+        # it the seed chose nothing and two resets with one seed started the drawer in different places
+        self._env.seeded_rand_vec = True
         self._env.np_random = np.random.default_rng(seed)
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._obs, _ = self._env.reset()

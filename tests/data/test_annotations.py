@@ -32,6 +32,19 @@ def test_spans_of_a_partial_episode_stop_at_the_subtask_it_was_stuck_in():
     )
 
 
+def test_subtasks_completed_together_on_the_last_frame_each_keep_a_frame():
+    """A success that implies the earlier subtasks on its last frame (MetaWorld's drawer shut by a policy whose
+    hand never came near the handle: the count jumps 0 -> 2 as the episode ends) still ends in the last
+    subtask, so its labels reach 1; one that reached a subtask on its last frame is now in the next one."""
+    names = ("reach", "push")
+    assert spans_from_completion(np.array([0, 0, 0, 0, 2]), names) == (SubtaskSpan("reach", 0, 3), SubtaskSpan("push", 4, 4))
+    assert spans_from_completion(np.array([0, 0, 0, 1]), NAMES) == (SubtaskSpan("reach", 0, 2), SubtaskSpan("grasp", 3, 3))
+    assert spans_from_completion(np.array([0, 4]), NAMES) == (SubtaskSpan("lift", 0, 0), SubtaskSpan("place", 1, 1))
+    # earlier in the episode the later subtask takes the next frame, as before
+    assert spans_from_completion(np.array([0, 2, 2, 2]), NAMES) == (
+        SubtaskSpan("reach", 0, 1), SubtaskSpan("grasp", 2, 2), SubtaskSpan("lift", 3, 3))
+
+
 def test_spans_of_a_failure_are_one_subtask():
     assert spans_from_completion(np.zeros(5, int), NAMES) == (SubtaskSpan("reach", 0, 4),)
 
