@@ -79,6 +79,9 @@ class MetaWorldEnv:
         self.task = TASKS[name]
         self.config = config
         self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{name}-goal-observable"]()
+        # MetaWorld draws the object's start from numpy's global generator unless `seeded_rand_vec` is set: without it
+        # the seed passed to reset chose nothing and two resets with one seed started the drawer in different places
+        self._env.seeded_rand_vec = True
         self._env.model.vis.quality.shadowsize = 0
         self._env.model.vis.quality.offsamples = 0
         hz = config.control_hz or DEFAULT_HZ
@@ -100,9 +103,6 @@ class MetaWorldEnv:
 
     def reset(self, seed: int | None = None) -> TimeStep:
         self._env._freeze_rand_vec = False
-        # MetaWorld draws the object's start from numpy's global generator unless `seeded_rand_vec` is set: without
-        # it the seed chose nothing and two resets with one seed started the drawer in different places
-        self._env.seeded_rand_vec = True
         self._env.np_random = np.random.default_rng(seed)
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._obs, _ = self._env.reset()
