@@ -52,3 +52,22 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
     else:
         f = 0.0
     return ShapedReward(gold + f, gold, f)
+
+
+def value_range(shaping: str, phi_s: float, gamma: float) -> tuple[float, float]:
+    """The interval every return from s lies in (so every Q(s, ·)), for Φ in [0, 1] and gold 1 at
+    most once (success ends the episode). pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true
+    terminal, γ^T·Φ(s_T) → 0 when the critic bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
+    delta: −Φ(s) plus a weighted mean of later Φ (weights γ^(t−1)(1 − γ), summing to 1), plus
+    gold: [−Φ(s), 2 − Φ(s)]; progress: [0, 1/(1 − γ) + 1]; none: [0, 1]. Clipping TD targets to it
+    stops the critic from extrapolating past any reachable return (on MetaWorld button-press it
+    climbed to ~1 above the true value and the policy collapsed; docs/BENCHMARKS.md)."""
+    if shaping == "pbrs":
+        return -phi_s, 1.0 - phi_s
+    if shaping == "delta":
+        return -phi_s, 2.0 - phi_s
+    if shaping == "progress":
+        return 0.0, 1.0 / (1.0 - gamma) + 1.0
+    if shaping == "none":
+        return 0.0, 1.0
+    raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")

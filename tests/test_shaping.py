@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from robo_reward.shaping import gold_reward, pbrs, shaped_reward
+from robo_reward.shaping import gold_reward, pbrs, shaped_reward, value_range
 
 
 def test_pbrs_by_hand():
@@ -40,3 +40,23 @@ def test_gold_reward():
     assert r.gold == 1.0 and r.total == pytest.approx(1.0 - 0.8)
     with pytest.raises(ValueError, match="shaping must be one of"):
         shaped_reward("magic", False, 0, 0, 0.99, False)
+
+
+
+@pytest.mark.parametrize("shaping", ["pbrs", "delta", "progress", "none"])
+@pytest.mark.parametrize("end", ["success", "failure", "time limit"])
+def test_every_return_lies_in_the_value_range(shaping, end):
+    """Gold 1 at most once (success ends the episode): whatever the path of Φ, the discounted return
+    from s lies in value_range(Φ(s)); pbrs's range is the tightest (width 1)."""
+    rng = np.random.default_rng(1)
+    gamma, n = 0.9, 12
+    for k in range(300):
+        phi = rng.uniform(0, 1, n + 1) if k % 3 else np.r_[rng.uniform(0, 1), np.tile([0.0, 1.0], n)[:n]]  # + oscillating paths
+        ret = sum(gamma**t * shaped_reward(shaping, end == "success" and t == n - 1, phi[t], phi[t + 1], gamma,
+                                           end != "time limit" and t == n - 1).total for t in range(n))
+        lo, hi = value_range(shaping, phi[0], gamma)
+        assert lo - 1e-9 <= ret <= hi + 1e-9
+    assert value_range("pbrs", 0.3, gamma) == pytest.approx((-0.3, 0.7))
+    assert value_range("none", 0.7, gamma) == (0.0, 1.0)  # sparse: Φ plays no part
+    with pytest.raises(ValueError, match="shaping must be one of"):
+        value_range("pbrss", 0.1, gamma)

@@ -20,7 +20,7 @@ from robo_reward.reward.infer import DEFAULT_FUSION, FUSIONS
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
-from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, shaped_reward
+from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, shaped_reward, value_range
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
@@ -53,6 +53,7 @@ class RLConfig:
     residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
     max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
+    value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
     fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
@@ -134,15 +135,25 @@ class RewardSource:
         self.embedding = self.stream.last_embedding
         return out.progress
 
+    @property
+    def shaping(self) -> str:
+        return self.cfg.shaping if self.stream is not None else "none"
+
     def step(self, phi_s: float, ts: TimeStep) -> tuple[float, float, float, float]:
         """Returns (reward, Φ(s'), gold, shaping term)."""
         if self.cfg.reward == "dense":
             return dense_reward(ts, self.cfg.gamma), 0.0, float(ts.info["success"]), 0.0
         phi_next = self._phi(ts) if self.stream is not None else 0.0
-        shaping = self.cfg.shaping if self.stream is not None else "none"
-        r = shaped_reward(shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
+        r = shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
                           gold_from_model=self.cfg.gold_from_model)
         return r.total, phi_next, r.gold, r.shaping
+
+    def value_range(self, phi_s: float) -> tuple[float, float]:
+        """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
+        needs gold paid at most once, so not with the dense reward or gold from the model."""
+        if not self.cfg.value_bounds or self.cfg.reward == "dense" or self.cfg.gold_from_model:
+            return (-np.inf, np.inf)
+        return value_range(self.shaping, phi_s, self.cfg.gamma)
 
 
 def dense_reward(ts: TimeStep, gamma: float) -> float:
@@ -243,11 +254,12 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 t1 = time.perf_counter()
                 ts = check_timestep(env.step(env.spec.action.from_unit(a)), env.spec, ep, stats["length"] + 1)
                 t2 = time.perf_counter()
+                bounds = reward.value_range(phi)
                 r, phi, gold, shaping = reward.step(phi, ts)
                 phi_max = max(phi_max, phi)
                 next_obs = observation(cfg, ts, reward, keep)
                 t3 = time.perf_counter()
-                online.add(obs, a, r, next_obs, ts.terminated)
+                online.add(obs, a, r, next_obs, ts.terminated, bounds)
                 obs = next_obs
                 total_steps += 1
                 if total_steps >= cfg.warmup_steps:

@@ -17,6 +17,8 @@ class Batch:
     next_obs: torch.Tensor
     discount: torch.Tensor  # 0 at a true terminal (no bootstrap), 1 otherwise (time-limit truncation included)
     demo: torch.Tensor  # bool: the row comes from the demonstration buffer
+    q_low: torch.Tensor  # the value range the row's reward allows (shaping.value_range; ±inf: none known)
+    q_high: torch.Tensor
 
 
 class ReplayBuffer:
@@ -26,12 +28,16 @@ class ReplayBuffer:
         self.action = np.zeros((capacity, act_dim), np.float32)
         self.reward = np.zeros(capacity, np.float32)
         self.discount = np.zeros(capacity, np.float32)
+        self.q_low = np.full(capacity, -np.inf, np.float32)
+        self.q_high = np.full(capacity, np.inf, np.float32)
         self.capacity, self.size, self.ptr = capacity, 0, 0
 
-    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
+            value_range: tuple[float, float] = (-np.inf, np.inf)) -> None:
         i = self.ptr
         self.obs[i], self.action[i], self.reward[i], self.next_obs[i] = obs, action, reward, next_obs
         self.discount[i] = 0.0 if terminated else 1.0
+        self.q_low[i], self.q_high[i] = value_range
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -43,7 +49,8 @@ class ReplayBuffer:
     def save(self, path: Path) -> None:
         tmp = Path(path).with_name(f".{Path(path).name}.tmp.npz")
         np.savez(tmp, obs=self.obs[: self.size], next_obs=self.next_obs[: self.size], action=self.action[: self.size],
-                 reward=self.reward[: self.size], discount=self.discount[: self.size], ptr=self.ptr)
+                 reward=self.reward[: self.size], discount=self.discount[: self.size], q_low=self.q_low[: self.size],
+                 q_high=self.q_high[: self.size], ptr=self.ptr)
         tmp.replace(path)
 
     def load(self, path: Path) -> None:
@@ -51,6 +58,9 @@ class ReplayBuffer:
         n = len(d["reward"])
         self.obs[:n], self.next_obs[:n], self.action[:n] = d["obs"], d["next_obs"], d["action"]
         self.reward[:n], self.discount[:n] = d["reward"], d["discount"]
+        bounded = "q_low" in d  # buffers saved before value ranges: unbounded
+        self.q_low[:n] = d["q_low"] if bounded else -np.inf
+        self.q_high[:n] = d["q_high"] if bounded else np.inf
         self.size, self.ptr = n, int(d["ptr"])
 
 
@@ -71,4 +81,4 @@ def sample_mixed(online: ReplayBuffer | None, demos: ReplayBuffer | None, n: int
 
     demo = torch.zeros(n, dtype=torch.bool, device=device)
     demo[:k] = True
-    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo)
+    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo, cat("q_low"), cat("q_high"))

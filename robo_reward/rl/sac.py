@@ -213,13 +213,15 @@ class SAC:
                 a2, bc_share = self._best_of(self.target, next_obs, a2, subset=subset)
             q_next = self._q(self.target, next_obs, a2)[subset].min(0).values
             soft = alpha * logp2 if cfg.backup_entropy else 0.0
-            target = b.reward + cfg.gamma * b.discount * (q_next - soft)
+            raw = b.reward + cfg.gamma * b.discount * (q_next - soft)
+            target = raw.clamp(b.q_low, b.q_high)
         q = self._q(self.critics, obs, b.action)
         critic_loss = ((q - target[None]) ** 2).mean()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()
-        metrics = {"critic_loss": critic_loss.item(), "q_mean": q.detach().mean().item(), "alpha": float(alpha)}
+        metrics = {"critic_loss": critic_loss.item(), "q_mean": q.detach().mean().item(), "alpha": float(alpha),
+                   "target_clipped": (raw != target).float().mean().item()}
         if bc_share is not None:
             metrics["bc_share_target"] = bc_share
         if actor:

@@ -33,10 +33,14 @@ def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
 def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
     out = tmp_path / "grm"
     run_rl(RLConfig(task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm",
-                    demo_episodes=1, **FAST), progress=False)
+                    demo_episodes=1, value_bounds=True, **FAST), progress=False)
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert 0.0 <= row["final_progress"] <= 1.0
     assert row["shaping"] != 0.0 and row["reward_s"] > 0.0
+    for buffer in ("online", "demos"):  # every row stored with its pbrs range [−Φ(s), 1 − Φ(s)]
+        rows = np.load(out / "checkpoint" / f"{buffer}.npz")
+        assert len(rows["q_low"]) > 0 and np.allclose(rows["q_high"] - rows["q_low"], 1.0)
+        assert (rows["q_low"] <= 0).all() and (rows["q_low"] >= -1).all()
 
 
 def test_bad_rl_config():
@@ -55,6 +59,38 @@ def test_timeouts_bootstrap_and_terminals_do_not():
     buf.add(np.zeros(2), np.zeros(1), 1.0, np.ones(2), terminated=False)  # time-limit truncation
     buf.add(np.zeros(2), np.zeros(1), 1.0, np.ones(2), terminated=True)
     assert buf.discount[:2].tolist() == [1.0, 0.0]
+
+
+def test_value_range_caps_the_critic_and_survives_a_checkpoint(tmp_path):
+    """A target above the row's value range is clipped to it: the critic settles at the bound, not
+    at the reward the row claims; the bounds are saved with the buffer (older buffers: unbounded)."""
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(100, 1, 1)
+    for _ in range(100):
+        buf.add(np.zeros(1), np.zeros(1), 5.0, np.zeros(1), terminated=True, value_range=(-0.2, 0.8))
+    sac = SAC(1, 1, SACConfig(), torch.device("cpu"), seed=0)
+    for _ in range(300):
+        metrics = sac.update(sample_mixed(buf, None, 64, rng, torch.device("cpu")))
+    assert metrics["target_clipped"] == 1.0 and metrics["q_mean"] == pytest.approx(0.8, abs=0.05)
+    buf.save(tmp_path / "b.npz")
+    back = ReplayBuffer(100, 1, 1)
+    back.load(tmp_path / "b.npz")
+    assert back.q_low[:100].tolist() == [pytest.approx(-0.2)] * 100 and back.q_high[:100].tolist() == [pytest.approx(0.8)] * 100
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in np.load(tmp_path / "b.npz").items() if not k.startswith("q_")})
+    back.load(tmp_path / "old.npz")
+    assert np.isinf(back.q_high[:100]).all() and np.isinf(back.q_low[:100]).all()
+
+
+def test_value_bounds_follow_the_reward_mode(tmp_path):
+    from robo_reward.rl.loop import RewardSource
+
+    def bounds(**kw):
+        return RewardSource(RLConfig(task="pick-place", out=tmp_path, **kw), "", torch.device("cpu")).value_range(0.4)
+
+    assert bounds(reward="sparse") == (-np.inf, np.inf)  # off by default
+    assert bounds(reward="sparse", value_bounds=True) == (0.0, 1.0)
+    assert bounds(reward="dense", value_bounds=True) == (-np.inf, np.inf)  # pays every step
+    assert bounds(reward="sparse", value_bounds=True, gold_from_model=True) == (-np.inf, np.inf)  # gold can repeat
 
 
 def test_sac_learns_a_one_step_bandit():
