@@ -28,7 +28,10 @@ class PolicyEvalConfig:
 
 def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep: np.ndarray | None, episodes: int, videos: int = 0,
                    video_dir: Path | None = None, progress: bool = False) -> dict:
-    """Deterministic episodes EVAL_SEED + k; returns per-episode rows and the success rate."""
+    """Deterministic episodes EVAL_SEED + k; returns per-episode rows and the success rate. Each row
+    also has the critics' value of the first state and action and the discounted return the episode
+    then got (no bootstrap past a time limit): their mean difference, `value_overestimate`, shows a
+    critic that believes in successes the policy no longer reaches."""
     from robo_reward.viz.video import annotate_frame, write_video
 
     rows = []
@@ -40,18 +43,25 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
                              f"{cfg.task} environment now gives {have} (its observation changed since this run "
                              "was trained: retrain it)")
         frames = []
+        value, ret, discount = None, 0.0, 1.0
         while not ts.done:
             if k < videos:
                 frames.append(annotate_frame(list(ts.obs.images.values()), [f"{env.spec.task_text}",
                                              f"step {ts.info['step']}  progress {phi:.2f}  success {ts.info['success']}"]))
-            a = learner.act(observation(cfg, ts, reward, keep), deterministic=True)
+            obs = observation(cfg, ts, reward, keep)
+            a = learner.act(obs, deterministic=True)
+            value = learner.value(obs, a) if value is None else value
             ts = env.step(env.spec.action.from_unit(a))
-            _, phi, _, _ = reward.step(phi, ts)
+            r, phi, _, _ = reward.step(phi, ts)
+            ret += discount * r
+            discount *= cfg.gamma
         rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info["success"]), "length": int(ts.info["step"]),
-                     "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": phi})
+                     "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": phi,
+                     "start_value": value, "discounted_return": ret})
         if frames and video_dir is not None:
             write_video(frames, Path(video_dir) / f"eval_{k:02d}.mp4", env.spec.control_hz)
     return {"episodes": episodes, "success_rate": float(np.mean([r["success"] for r in rows])) if rows else 0.0,
+            "value_overestimate": float(np.mean([r["start_value"] - r["discounted_return"] for r in rows])) if rows else None,
             "rows": rows}
 
 

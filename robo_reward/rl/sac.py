@@ -143,6 +143,13 @@ class SAC:
             a, self.acted_bc = self._best_of(self.critics, x, a, deterministic)
         return a[0].cpu().numpy()
 
+    @torch.no_grad()
+    def value(self, obs: np.ndarray, action: np.ndarray) -> float:
+        """The critics' mean Q(obs, action): what the learner expects the return from here to be."""
+        x = self._n(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])
+        a = torch.as_tensor(action, dtype=torch.float32, device=self.device)[None]
+        return float(self._q(self.critics, x, a).mean())
+
     def _best_of(self, nets: nn.ModuleList, x: torch.Tensor, a_rl: torch.Tensor, deterministic: bool = False,
                  subset: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
         """IBRL's proposal step: the RL action or the frozen cloned actor's, whichever the critics

@@ -193,6 +193,9 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "1"]) == 0
     ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert ev["rows"][0]["seed"] >= 20_000_000 and (tmp_path / "ev" / "eval_00.mp4").stat().st_size > 0
+    row = ev["rows"][0]  # sparse reward, a failed episode: it returned 0, whatever the critic hoped
+    assert not row["success"] and row["discounted_return"] == 0.0
+    assert ev["value_overestimate"] == pytest.approx(row["start_value"]) and np.isfinite(row["start_value"])
     sweep_dir = tmp_path / "sweep"
     argv = ["sweep", "--task", "pick-place", "--out", str(sweep_dir), "--modes", "sparse", "--seeds", "0,1", "--episodes", "1",
             "--rl-args=--warmup-steps 30 --batch-size 16 --utd 1 --eval-episodes 1"]
