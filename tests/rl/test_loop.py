@@ -186,6 +186,7 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     run_rl(RLConfig(task="pick-place", out=run, episodes=1, **{**FAST, "eval_episodes": 1}), progress=False)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_episodes"] == 1 and 0.0 <= summary["eval_success_rate"] <= 1.0
+    assert np.isfinite(summary["eval_value_overestimate"])
     assert json.loads((run / "eval.json").read_text())["after_episodes"] == 1
     run_rl(RLConfig(task="pick-place", out=run, episodes=2, resume=True, **{**FAST, "eval_episodes": 1}), progress=False)
     assert json.loads((run / "eval.json").read_text())["after_episodes"] == 2  # trained on, so evaluated again
