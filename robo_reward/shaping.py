@@ -60,8 +60,9 @@ def value_range(shaping: str, phi_s: float, gamma: float) -> tuple[float, float]
     terminal, γ^T·Φ(s_T) → 0 when the critic bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
     delta: −Φ(s) plus a weighted mean of later Φ (weights γ^(t−1)(1 − γ), summing to 1), plus
     gold: [−Φ(s), 2 − Φ(s)]; progress: [0, 1/(1 − γ) + 1]; none: [0, 1]. Clipping TD targets to it
-    stops the critic from extrapolating past any reachable return (on MetaWorld button-press it
-    climbed to ~1 above the true value and the policy collapsed; docs/BENCHMARKS.md)."""
+    stops the critic from extrapolating past any reachable return (a MetaWorld button-press critic
+    valued a start state at 1.12 where no return exceeds 0.95); an overestimate inside the range it
+    leaves (docs/BENCHMARKS.md)."""
     if shaping == "pbrs":
         return -phi_s, 1.0 - phi_s
     if shaping == "delta":
