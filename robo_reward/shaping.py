@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 SHAPINGS = ("pbrs", "delta", "progress", "none")
 DEFAULT_DELTA = 0.05
+UNBOUNDED = (float("-inf"), float("inf"))  # the value range where none is known
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,11 @@ def test_gold_reward():
         shaped_reward("magic", False, 0, 0, 0.99, False)
 
 
-
 @pytest.mark.parametrize("shaping", ["pbrs", "delta", "progress", "none"])
 @pytest.mark.parametrize("end", ["success", "failure", "time limit"])
 def test_every_return_lies_in_the_value_range(shaping, end):
     """Gold 1 at most once (success ends the episode): whatever the path of Φ, the discounted return
-    from s lies in value_range(Φ(s)); pbrs's range is the tightest (width 1)."""
+    from s lies in value_range(Φ(s))."""
     rng = np.random.default_rng(1)
     gamma, n = 0.9, 12
     for k in range(300):

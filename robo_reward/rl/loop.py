@@ -20,7 +20,7 @@ from robo_reward.reward.infer import DEFAULT_FUSION, FUSIONS
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
-from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, shaped_reward, value_range
+from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, UNBOUNDED, shaped_reward, value_range
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
@@ -152,7 +152,7 @@ class RewardSource:
         """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
         needs gold paid at most once, so not with the dense reward or gold from the model."""
         if not self.cfg.value_bounds or self.cfg.reward == "dense" or self.cfg.gold_from_model:
-            return (-np.inf, np.inf)
+            return UNBOUNDED
         return value_range(self.shaping, phi_s, self.cfg.gamma)
 
 

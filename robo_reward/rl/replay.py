@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robo_reward.shaping import UNBOUNDED
+
 
 @dataclass
 class Batch:
@@ -33,7 +35,7 @@ class ReplayBuffer:
         self.capacity, self.size, self.ptr = capacity, 0, 0
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
-            value_range: tuple[float, float] = (-np.inf, np.inf)) -> None:
+            value_range: tuple[float, float] = UNBOUNDED) -> None:
         i = self.ptr
         self.obs[i], self.action[i], self.reward[i], self.next_obs[i] = obs, action, reward, next_obs
         self.discount[i] = 0.0 if terminated else 1.0
