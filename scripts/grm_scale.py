@@ -7,7 +7,8 @@ Built for the device tool's GPU machine, which has no AV1 decoder and no text en
 rendered in memory on all cores (same seeds and modes as `collect --quality mixed`), never written to
 video, and task-text embeddings come from a file made here (`--make-text FILE`). The long budget is
 `--long-seconds` of training, measured (its step count fixed from the speed of the first short run, so
-both follow the full warm-up + cosine schedule).
+both follow the full warm-up + cosine schedule). `--train-episodes 40,160` trains each short run once per
+training-set size (the first N episodes of every task) and the long run on the largest: more data vs more steps.
 
   .venv/bin/python scripts/grm_scale.py --make-text .devdata/text.npz             # here, once
   python3 scripts/grm_scale.py --text .devdata/text.npz --out $OUT --device cuda   # there
@@ -84,6 +85,25 @@ def text_table(path: Path | None, texts: list[str]) -> np.ndarray:
     return np.stack([table[t] for t in texts])
 
 
+def int_list(ap: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        ap.error(f"{flag} must be comma-separated integers, got {text!r}")
+
+
+def training_bank(sets: dict[tuple[str, str], list[Episode]], n: int, text: Path | None) -> tuple[EpisodeBank, TaskTable]:
+    """The first `n` rendered training episodes of every task, labelled as train-reward labels them."""
+    bank = EpisodeBank([], CAMS)
+    for task in TASKS:
+        names = task_spec(task)[1]
+        for i, ep in enumerate(sets[(task, "train")][:n]):
+            bank.add_episode(ep, f"render:{task}", i, names, subtask_shares(names, "equal"))
+    texts = [t.text for t in bank.tasks]
+    return bank, TaskTable(texts, [t.subtasks for t in bank.tasks], text_table(text, texts),
+                           [bank.goal_states(i) for i in range(len(texts))])
+
+
 def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, augment: str = "basic",
         seed: int = 0, workers: int = 0) -> tuple[GRM, float]:
     """train-reward's optimisation (same step, schedule, augmentation, sampler and sampler workers) on an
@@ -142,6 +162,8 @@ def main() -> int:
                     help=f"train-reward --augment presets, comma-separated ({', '.join(AUGMENTATIONS)}): one short run "
                          "each (and per seed); the long run uses the first")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds for the short runs")
+    ap.add_argument("--train-episodes", default="40",
+                    help="comma-separated training episodes per task: one short run per size (the first N of each task)")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="render processes")
     ap.add_argument("--sampler-workers", type=int, default=-1, help="train-reward --sampler-workers")
     ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
@@ -156,15 +178,16 @@ def main() -> int:
         ap.error("--out is required")
     device = torch.device(args.device)
     augments = args.augment.split(",")
-    try:
-        seeds = [int(x) for x in args.seeds.split(",")]
-    except ValueError:
-        ap.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    seeds, sizes = int_list(ap, "--seeds", args.seeds), int_list(ap, "--train-episodes", args.train_episodes)
+    if min(sizes) < 1:
+        ap.error(f"--train-episodes must be positive, got {args.train_episodes!r}")
     unknown = [a for a in augments if a not in AUGMENTATIONS]
     if unknown:
         ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")
     workers = sampler_workers(args.sampler_workers, device)
-    counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": 40, "test": 30, "shift": 30}
+    counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": max(sizes), "test": 30, "shift": 30}
+    if args.tiny:
+        sizes = sorted({min(n, counts["train"]) for n in sizes})
     t0 = time.perf_counter()
     sets = render_sets(counts, args.workers)
     result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -173,31 +196,28 @@ def main() -> int:
                     "episodes_per_task": counts, "render_seconds": round(time.perf_counter() - t0, 1),
                     "outcomes": {f"{t}/{s}": {o: sum(e.outcome == o for e in eps) for o in ("success", "partial", "failure")}
                                  for (t, s), eps in sets.items()}}
-    bank = EpisodeBank([], CAMS)
-    for task in TASKS:
-        names = task_spec(task)[1]
-        for i, ep in enumerate(sets[(task, "train")]):
-            bank.add_episode(ep, f"render:{task}", i, names, subtask_shares(names, "equal"))
-    texts = [t.text for t in bank.tasks]
-    tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], text_table(args.text, texts),
-                      [bank.goal_states(i) for i in range(len(texts))])
+    banks = {n: training_bank(sets, n, args.text) for n in sizes}
     short = 20 if args.tiny else args.short_steps
-    plans = [(f"short-{a}-s{seed}" if len(augments) + len(seeds) > 2 else "short", a, short, seed)
-             for seed in seeds for a in augments]  # seed-major: a run cut short still compares the presets
+    suffix = "" if len(sizes) == 1 else "-n{}"
+    plans = [((f"short-{a}-s{seed}" if len(augments) + len(seeds) > 2 else "short") + suffix.format(n), a, short, seed, n)
+             for seed in seeds for n in sizes for a in augments]  # seed-major: a run cut short still compares the rest
     result["sampler_workers"] = workers
-    for name, augment, steps, seed in [*plans, ("long", augments[0], 0, seeds[0])]:
+    for name, augment, steps, seed, n in [*plans, ("long", augments[0], 0, seeds[0], max(sizes))]:
         if name == "long":
             if args.long_seconds <= 0:
                 break
             rate = short / result[plans[0][0]]["train_seconds"]  # the long budget in steps, from the first run's speed
             steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
+        bank, tasks = banks[n]
         model, seconds = fit(bank, tasks, steps, args.batch_size, device, augment, seed, workers)
         save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size, "augment": augment,
-                                                                   "seed": seed, "data": "rendered in memory (scripts/grm_scale.py)"},
+                                                                   "seed": seed, "episodes_per_task": n,
+                                                                   "data": "rendered in memory (scripts/grm_scale.py)"},
                                                          "step": steps})
         t_eval = time.perf_counter()
         scores = evaluate(model, tasks, sets, device)
-        result[name] = {"steps": steps, "augment": augment, "seed": seed, "train_seconds": round(seconds, 1),
+        result[name] = {"steps": steps, "augment": augment, "seed": seed, "train_episodes_per_task": n,
+                        "train_seconds": round(seconds, 1),
                         "pairs_per_s": round(steps * args.batch_size / seconds, 1), "parameters": count_parameters(model),
                         "eval_seconds": round(time.perf_counter() - t_eval, 1), "eval": scores}
         write_json(args.out / "scale.json", result)
