@@ -5,7 +5,13 @@ r = r_gold + γ·Φ(s') − Φ(s), with the critic's γ (Ng et al. 1999; Robo-Do
 γ^T·Φ(s_T) − Φ(s_0) → −Φ(s_0), which no policy can change: the optimal policy is the sparse one's.
 On time-limit truncation Φ(s') is kept and the critic keeps bootstrapping. `delta` (Φ(s') − Φ(s),
 no γ: the "semantic trap" that pays for parking in high-progress states) and `progress` (Φ(s')
-alone) are the baselines the ablations compare against."""
+alone) are the baselines the ablations compare against.
+
+delta = pbrs + (1 − γ)·Φ(s') (Φ(s') itself at a true terminal): that excess is why delta learns sooner
+where successes are rare. Under a policy that never succeeds every pbrs return is −Φ(s) whatever it does,
+so the critic's fixed point has no advantage to offer until a success is seen; the excess pays for
+reaching high Φ before that. `anneal_weight` fades the excess out: delta's guidance early, pbrs's
+invariance once the weight is 0."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ class ShapedReward:
     total: float
     gold: float  # 1 on success (environment's flag, or the model's Φ >= 1 - δ when allowed)
     shaping: float  # the progress term added to gold
+    excess: float = 0.0  # pbrs only: what delta would pay on top (delta_excess); the learner weighs it
 
 
 def pbrs(phi_s: float, phi_next: float, gamma: float, terminated: bool) -> float:
@@ -28,6 +35,16 @@ def pbrs(phi_s: float, phi_next: float, gamma: float, terminated: bool) -> float
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     return gamma * (0.0 if terminated else phi_next) - phi_s
+
+
+def delta_excess(phi_next: float, gamma: float, terminated: bool) -> float:
+    """delta − pbrs for one transition: (Φ(s') − Φ(s)) − (γ·Φ(s') − Φ(s)), Φ(s') = 0 for pbrs at a true terminal."""
+    return phi_next - (0.0 if terminated else gamma * phi_next)
+
+
+def anneal_weight(episode: int, episodes: int) -> float:
+    """The weight of delta's excess in episode `episode`: 1 → 0 linearly over `episodes` (0: always 0)."""
+    return max(0.0, 1.0 - episode / episodes) if episodes > 0 else 0.0
 
 
 def gold_reward(env_success: bool, phi_next: float | None, delta: float = DEFAULT_DELTA, from_model: bool = False) -> float:
@@ -44,15 +61,17 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
     if shaping not in SHAPINGS:
         raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
     gold = gold_reward(env_success, phi_next, delta, gold_from_model)
+    excess = 0.0
     if shaping == "pbrs":
         f = pbrs(phi_s, phi_next, gamma, terminated)
+        excess = delta_excess(phi_next, gamma, terminated)
     elif shaping == "delta":
         f = phi_next - phi_s
     elif shaping == "progress":
         f = phi_next
     else:
         f = 0.0
-    return ShapedReward(gold + f, gold, f)
+    return ShapedReward(gold + f, gold, f, excess)
 
 
 def value_range(shaping: str, phi_s: float, gamma: float) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from robo_reward.shaping import gold_reward, pbrs, shaped_reward, value_range
+from robo_reward.shaping import anneal_weight, delta_excess, gold_reward, pbrs, shaped_reward, value_range
 
 
 def test_pbrs_by_hand():
@@ -29,6 +29,19 @@ def test_parking_pays_under_delta_but_not_under_pbrs():
     assert park[0].total == pytest.approx(-0.02 * 0.9)
     assert park[1].total == 0.0
     assert park[2].total == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+def test_pbrs_plus_its_excess_is_delta(terminated):
+    """delta = pbrs + delta_excess on every transition, success terminals included; the anneal weight
+    runs 1 → 0 over its episodes and stays 0 after (and is 0 throughout when off)."""
+    rng = np.random.default_rng(2)
+    for phi_s, phi_next in rng.uniform(0, 1, (50, 2)):
+        p = shaped_reward("pbrs", terminated, phi_s, phi_next, 0.95, terminated)
+        d = shaped_reward("delta", terminated, phi_s, phi_next, 0.95, terminated)
+        assert p.total + p.excess == pytest.approx(d.total) and d.excess == 0.0
+    assert delta_excess(0.8, 0.95, False) == pytest.approx(0.05 * 0.8) and delta_excess(0.8, 0.95, True) == 0.8
+    assert [anneal_weight(e, 4) for e in (0, 2, 4, 9)] == [1.0, 0.5, 0.0, 0.0] and anneal_weight(0, 0) == 0.0
 
 
 def test_gold_reward():

@@ -40,9 +40,9 @@ def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[Tim
                 act[:-1] = np.clip(act[:-1] + rng.normal(0.0, noise, len(act) - 1), -1.0, 1.0)  # the gripper stays clean
             ts = env.step(env.spec.action.from_unit(act))
             bounds = reward.value_range(phi)
-            r, phi, _, _ = reward.step(phi, ts)
+            sr, phi = reward.step(phi, ts)
             next_obs = observe(ts)
-            demos.add(obs, act, r, next_obs, ts.terminated, bounds)
+            demos.add(obs, act, sr.total, next_obs, ts.terminated, bounds, sr.excess)
             labels.append(clean)
             obs = next_obs
     return np.asarray(labels, np.float32).reshape(-1, env.spec.action.dim)
@@ -101,9 +101,9 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
         for t in range(ep.length - 1):
             ts = _frame(ep, cameras, t + 1)
             bounds = reward.value_range(phi)
-            r, phi, _, _ = reward.step(phi, ts)
+            sr, phi = reward.step(phi, ts)
             next_obs = observe(ts)
-            demos.add(obs, action[t], r, next_obs, ts.terminated, bounds)
+            demos.add(obs, action[t], sr.total, next_obs, ts.terminated, bounds, sr.excess)
             obs = next_obs
             added += 1
     return {"demo_dataset": str(root), "demo_episodes_used": len(chosen),

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.rl.loop import RewardSource, RLConfig, observation
 from robo_reward.rl.sac import SAC
+from robo_reward.shaping import anneal_weight
 
 EVAL_SEED = 20_000_000  # evaluation episode k resets with EVAL_SEED + k: training uses seed·100000 + k, demos 10^7 + ...
 
@@ -34,6 +35,7 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
     critic that believes in successes the policy no longer reaches."""
     from robo_reward.viz.video import annotate_frame, write_video
 
+    weight = anneal_weight(cfg.episodes, cfg.delta_anneal)  # the reward the critic was trained on last
     rows = []
     for k in tqdm(range(episodes), desc="eval-policy", disable=not progress):
         ts = env.reset(EVAL_SEED + k)
@@ -52,8 +54,8 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
             a = learner.act(obs, deterministic=True)
             value = learner.value(obs, a) if value is None else value
             ts = env.step(env.spec.action.from_unit(a))
-            r, phi, _, _ = reward.step(phi, ts)
-            ret += discount * r
+            sr, phi = reward.step(phi, ts)
+            ret += discount * (sr.total + weight * sr.excess)
             discount *= cfg.gamma
         rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info["success"]), "length": int(ts.info["step"]),
                      "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": phi,

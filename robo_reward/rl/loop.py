@@ -20,7 +20,7 @@ from robo_reward.reward.infer import DEFAULT_FUSION, FUSIONS
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
-from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, UNBOUNDED, shaped_reward, value_range
+from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, UNBOUNDED, ShapedReward, anneal_weight, shaped_reward, value_range
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
@@ -53,6 +53,7 @@ class RLConfig:
     residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
     max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
+    delta_anneal: int = field(default=0, metadata={"help": "with --shaping pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes, re-weighted in replay: delta's early guidance, pbrs's invariance after (0: pure pbrs)"})
     value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
     fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
@@ -69,6 +70,8 @@ class RLConfig:
             raise ValueError(f"--reward must be sparse, dense or grm:<dir>, got {self.reward!r}")
         if self.shaping not in SHAPINGS:
             raise ValueError(f"--shaping must be one of {SHAPINGS}")
+        if self.delta_anneal < 0 or (self.delta_anneal and (self.shaping != "pbrs" or not self.reward.startswith("grm:"))):
+            raise ValueError(f"--delta-anneal must be >= 0, and > 0 only with --shaping pbrs and a grm reward, got {self.delta_anneal}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.obs not in ("privileged", "state+grm"):
@@ -139,21 +142,21 @@ class RewardSource:
     def shaping(self) -> str:
         return self.cfg.shaping if self.stream is not None else "none"
 
-    def step(self, phi_s: float, ts: TimeStep) -> tuple[float, float, float, float]:
-        """Returns (reward, Φ(s'), gold, shaping term)."""
+    def step(self, phi_s: float, ts: TimeStep) -> tuple[ShapedReward, float]:
+        """The reward of the transition into `ts`, and Φ(s')."""
         if self.cfg.reward == "dense":
-            return dense_reward(ts, self.cfg.gamma), 0.0, float(ts.info["success"]), 0.0
+            return ShapedReward(dense_reward(ts, self.cfg.gamma), float(ts.info["success"]), 0.0), 0.0
         phi_next = self._phi(ts) if self.stream is not None else 0.0
-        r = shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
-                          gold_from_model=self.cfg.gold_from_model)
-        return r.total, phi_next, r.gold, r.shaping
+        return shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
+                             gold_from_model=self.cfg.gold_from_model), phi_next
 
     def value_range(self, phi_s: float) -> tuple[float, float]:
         """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
         needs gold paid at most once, so not with the dense reward or gold from the model."""
         if not self.cfg.value_bounds or self.cfg.reward == "dense" or self.cfg.gold_from_model:
             return UNBOUNDED
-        return value_range(self.shaping, phi_s, self.cfg.gamma)
+        # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
+        return value_range("delta" if self.cfg.delta_anneal else self.shaping, phi_s, self.cfg.gamma)
 
 
 def dense_reward(ts: TimeStep, gamma: float) -> float:
@@ -239,6 +242,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     bar = tqdm(range(start_ep, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=start_ep, total=cfg.episodes)
     try:
         for ep in bar:
+            learner.excess_weight = anneal_weight(ep, cfg.delta_anneal)
             ts = check_timestep(env.reset(cfg.seed * 100_000 + ep), env.spec, ep, 0)
             t_reward = time.perf_counter()
             phi = reward.reset(ts)
@@ -255,11 +259,11 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 ts = check_timestep(env.step(env.spec.action.from_unit(a)), env.spec, ep, stats["length"] + 1)
                 t2 = time.perf_counter()
                 bounds = reward.value_range(phi)
-                r, phi, gold, shaping = reward.step(phi, ts)
+                sr, phi = reward.step(phi, ts)
                 phi_max = max(phi_max, phi)
                 next_obs = observation(cfg, ts, reward, keep)
                 t3 = time.perf_counter()
-                online.add(obs, a, r, next_obs, ts.terminated, bounds)
+                online.add(obs, a, sr.total, next_obs, ts.terminated, bounds, sr.excess)
                 obs = next_obs
                 total_steps += 1
                 if total_steps >= cfg.warmup_steps:
@@ -270,13 +274,14 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 timers["env_s"] += t2 - t1
                 timers["reward_s"] += t3 - t2
                 timers["update_s"] += t4 - t3
-                stats["return"] += r
-                stats["gold"] += gold
-                stats["shaping"] += shaping
+                stats["return"] += sr.total + learner.excess_weight * sr.excess
+                stats["gold"] += sr.gold
+                stats["shaping"] += sr.shaping
                 stats["length"] += 1
                 stats["bc_action_share"] += learner.acted_bc
             stats["bc_action_share"] /= max(1, stats["length"])
             record = {"episode": ep, "success": bool(ts.info["success"]), **stats, "final_progress": phi, "max_progress": phi_max,
+                      **({"delta_weight": learner.excess_weight} if cfg.delta_anneal else {}),
                       "model_success": reward.stream is not None and phi_max >= 1.0 - DEFAULT_DELTA,
                       "total_steps": total_steps, **{k: round(v, 4) for k, v in timers.items()},
                       **{f"learner/{k}": v for k, v in learner_metrics.items()}}
@@ -337,6 +342,7 @@ def _pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.G
         record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.bc_init_steps, cfg.batch_size)
         if cfg.ibrl or cfg.residual > 0:
             learner.freeze_bc_actor()
+    learner.excess_weight = anneal_weight(0, cfg.delta_anneal)
     for _ in range(cfg.critic_pretrain_steps):
         record.update(learner.update(sample_mixed(None, demos, cfg.batch_size, rng, device), actor=False))
     write_json(out / "pretrain.json", {"demo_transitions": demos.size, **source, **record})

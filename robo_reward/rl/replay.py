@@ -21,6 +21,7 @@ class Batch:
     demo: torch.Tensor  # bool: the row comes from the demonstration buffer
     q_low: torch.Tensor  # the value range the row's reward allows (shaping.value_range; ±inf: none known)
     q_high: torch.Tensor
+    excess: torch.Tensor  # delta's excess over pbrs (shaping.delta_excess): the learner adds its current weight of it
 
 
 class ReplayBuffer:
@@ -32,14 +33,16 @@ class ReplayBuffer:
         self.discount = np.zeros(capacity, np.float32)
         self.q_low = np.full(capacity, -np.inf, np.float32)
         self.q_high = np.full(capacity, np.inf, np.float32)
+        self.excess = np.zeros(capacity, np.float32)
         self.capacity, self.size, self.ptr = capacity, 0, 0
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
-            value_range: tuple[float, float] = UNBOUNDED) -> None:
+            value_range: tuple[float, float] = UNBOUNDED, excess: float = 0.0) -> None:
         i = self.ptr
         self.obs[i], self.action[i], self.reward[i], self.next_obs[i] = obs, action, reward, next_obs
         self.discount[i] = 0.0 if terminated else 1.0
         self.q_low[i], self.q_high[i] = value_range
+        self.excess[i] = excess
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -52,7 +55,7 @@ class ReplayBuffer:
         tmp = Path(path).with_name(f".{Path(path).name}.tmp.npz")
         np.savez(tmp, obs=self.obs[: self.size], next_obs=self.next_obs[: self.size], action=self.action[: self.size],
                  reward=self.reward[: self.size], discount=self.discount[: self.size], q_low=self.q_low[: self.size],
-                 q_high=self.q_high[: self.size], ptr=self.ptr)
+                 q_high=self.q_high[: self.size], excess=self.excess[: self.size], ptr=self.ptr)
         tmp.replace(path)
 
     def load(self, path: Path) -> None:
@@ -63,6 +66,7 @@ class ReplayBuffer:
         bounded = "q_low" in d  # buffers saved before value ranges: unbounded
         self.q_low[:n] = d["q_low"] if bounded else -np.inf
         self.q_high[:n] = d["q_high"] if bounded else np.inf
+        self.excess[:n] = d["excess"] if "excess" in d else 0.0  # saved before the delta anneal: none
         self.size, self.ptr = n, int(d["ptr"])
 
 
@@ -83,4 +87,5 @@ def sample_mixed(online: ReplayBuffer | None, demos: ReplayBuffer | None, n: int
 
     demo = torch.zeros(n, dtype=torch.bool, device=device)
     demo[:k] = True
-    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo, cat("q_low"), cat("q_high"))
+    return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo, cat("q_low"), cat("q_high"),
+                 cat("excess"))

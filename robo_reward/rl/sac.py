@@ -126,6 +126,7 @@ class SAC:
         self.bc_actor: CloneEnsemble | None = None
         self.clones: list[Actor] = [self.actor]  # pretrain_bc fills cfg.bc_ensemble of them; the first is the actor
         self.acted_bc = 0.0  # IBRL: share of cloned actions in the last act() call
+        self.excess_weight = 0.0  # how much of each row's delta excess the reward includes now (rl --delta-anneal)
 
     def set_normalization(self, obs: np.ndarray) -> None:
         """Fixed per-dimension standardisation (from the demonstrations); clipped to ±10 when applied."""
@@ -220,7 +221,7 @@ class SAC:
                 a2, bc_share = self._best_of(self.target, next_obs, a2, subset=subset)
             q_next = self._q(self.target, next_obs, a2)[subset].min(0).values
             soft = alpha * logp2 if cfg.backup_entropy else 0.0
-            raw = b.reward + cfg.gamma * b.discount * (q_next - soft)
+            raw = b.reward + self.excess_weight * b.excess + cfg.gamma * b.discount * (q_next - soft)
             target = raw.clamp(b.q_low, b.q_high)
         q = self._q(self.critics, obs, b.action)
         critic_loss = ((q - target[None]) ** 2).mean()

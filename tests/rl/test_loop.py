@@ -43,6 +43,17 @@ def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
         assert (rows["q_low"] <= 0).all() and (rows["q_low"] >= -1).all()
 
 
+def test_delta_anneal_run_logs_its_weight_and_stores_the_excess(tmp_path, tiny_grm):
+    out = tmp_path / "anneal"
+    run_rl(RLConfig(task="pick-place", out=out, episodes=2, reward=f"grm:{tiny_grm}", delta_anneal=2, value_bounds=True,
+                    **FAST), progress=False)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["delta_weight"] for r in rows] == [1.0, 0.5]
+    buf = np.load(out / "checkpoint" / "online.npz")
+    assert (buf["excess"] > 0).any() and (buf["excess"] >= 0).all()  # (1 − γ)·Φ(s') on every step
+    assert np.allclose(buf["q_high"] - buf["q_low"], 2.0)  # pbrs plus a share of delta's excess: delta's range
+
+
 def test_bad_rl_config():
     with pytest.raises(ValueError, match="--reward must be"):
         RLConfig(task="pick-place", out="x", reward="magic").validate()
@@ -81,6 +92,28 @@ def test_value_range_caps_the_critic_and_survives_a_checkpoint(tmp_path):
     assert np.isinf(back.q_high[:100]).all() and np.isinf(back.q_low[:100]).all()
 
 
+def test_delta_excess_is_weighted_when_learned_from_and_survives_a_checkpoint(tmp_path):
+    """The excess is stored apart from the reward and weighted by the learner's current weight at each
+    update, so rows collected early stop paying it once the anneal reaches 0 (older buffers: none)."""
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(100, 1, 1)
+    for _ in range(100):
+        buf.add(np.zeros(1), np.zeros(1), 0.2, np.zeros(1), terminated=True, excess=0.5)
+    sac = SAC(1, 1, SACConfig(), torch.device("cpu"), seed=0)
+    for weight, q in ((1.0, 0.7), (0.0, 0.2)):
+        sac.excess_weight = weight
+        for _ in range(200):
+            metrics = sac.update(sample_mixed(buf, None, 64, rng, torch.device("cpu")))
+        assert metrics["q_mean"] == pytest.approx(q, abs=0.05)
+    buf.save(tmp_path / "b.npz")
+    back = ReplayBuffer(100, 1, 1)
+    back.load(tmp_path / "b.npz")
+    assert back.excess[:100].tolist() == [0.5] * 100
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in np.load(tmp_path / "b.npz").items() if k != "excess"})
+    back.load(tmp_path / "old.npz")
+    assert not back.excess.any()
+
+
 def test_value_bounds_follow_the_reward_mode(tmp_path):
     from robo_reward.rl.loop import RewardSource
 
@@ -91,6 +124,10 @@ def test_value_bounds_follow_the_reward_mode(tmp_path):
     assert bounds(reward="sparse", value_bounds=True) == (0.0, 1.0)
     assert bounds(reward="dense", value_bounds=True) == (-np.inf, np.inf)  # pays every step
     assert bounds(reward="sparse", value_bounds=True, gold_from_model=True) == (-np.inf, np.inf)  # gold can repeat
+    with pytest.raises(ValueError, match="--delta-anneal .* only with --shaping pbrs and a grm reward"):
+        RLConfig(task="pick-place", out=tmp_path, delta_anneal=50).validate()
+    with pytest.raises(ValueError, match="--delta-anneal"):
+        RLConfig(task="pick-place", out=tmp_path, reward="grm:m", shaping="delta", delta_anneal=50).validate()
 
 
 def test_sac_learns_a_one_step_bandit():
