@@ -7,11 +7,12 @@ On time-limit truncation Φ(s') is kept and the critic keeps bootstrapping. `del
 no γ: the "semantic trap" that pays for parking in high-progress states) and `progress` (Φ(s')
 alone) are the baselines the ablations compare against.
 
-delta = pbrs + (1 − γ)·Φ(s') (Φ(s') itself at a true terminal): that excess is why delta learns sooner
-where successes are rare. Under a policy that never succeeds every pbrs return is −Φ(s) whatever it does,
-so the critic's fixed point has no advantage to offer until a success is seen; the excess pays for
-reaching high Φ before that. `anneal_weight` fades the excess out: delta's guidance early, pbrs's
-invariance once the weight is 0."""
+delta = pbrs + (1 − γ)·Φ(s') (Φ(s') itself at a true terminal). Under a policy that never succeeds every
+pbrs return is −Φ(s) whatever it does, so the critic's fixed point has no advantage to offer until a
+success is seen; delta's excess pays for reaching high Φ before that, our reading of why delta trains
+faster where successes are rare. `anneal_weight` fades the excess out (`rl --delta-anneal`): delta's
+guidance early, pbrs's invariance once the weight is 0 — measured worse than either on button-press
+(docs/BENCHMARKS.md), kept off by default."""
 
 from __future__ import annotations
 
