@@ -30,6 +30,10 @@ class ShapedReward:
     shaping: float  # the progress term added to gold
     excess: float = 0.0  # pbrs only: what delta would pay on top (delta_excess); the learner weighs it
 
+    def with_excess(self, weight: float) -> float:
+        """The reward a learner whose excess weight is `weight` (rl --delta-anneal) is trained on."""
+        return self.total + weight * self.excess
+
 
 def pbrs(phi_s: float, phi_next: float, gamma: float, terminated: bool) -> float:
     """F(s, s') = γ·Φ(s') − Φ(s), with Φ(s') = 0 on a true terminal state."""

@@ -40,6 +40,7 @@ def test_pbrs_plus_its_excess_is_delta(terminated):
         p = shaped_reward("pbrs", terminated, phi_s, phi_next, 0.95, terminated)
         d = shaped_reward("delta", terminated, phi_s, phi_next, 0.95, terminated)
         assert p.total + p.excess == pytest.approx(d.total) and d.excess == 0.0
+        assert p.with_excess(1.0) == pytest.approx(d.total) and p.with_excess(0.0) == p.total
     assert delta_excess(0.8, 0.95, False) == pytest.approx(0.05 * 0.8) and delta_excess(0.8, 0.95, True) == 0.8
     assert [anneal_weight(e, 4) for e in (0, 2, 4, 9)] == [1.0, 0.5, 0.0, 0.0] and anneal_weight(0, 0) == 0.0
 

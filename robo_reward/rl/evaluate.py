@@ -35,7 +35,7 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
     critic that believes in successes the policy no longer reaches."""
     from robo_reward.viz.video import annotate_frame, write_video
 
-    weight = anneal_weight(cfg.episodes, cfg.delta_anneal)  # the reward the critic was trained on last
+    weight = anneal_weight(max(cfg.episodes - 1, 0), cfg.delta_anneal)  # the critic's weight in its last episode
     rows = []
     for k in tqdm(range(episodes), desc="eval-policy", disable=not progress):
         ts = env.reset(EVAL_SEED + k)
@@ -55,7 +55,7 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: RewardSource, keep:
             value = learner.value(obs, a) if value is None else value
             ts = env.step(env.spec.action.from_unit(a))
             sr, phi = reward.step(phi, ts)
-            ret += discount * (sr.total + weight * sr.excess)
+            ret += discount * sr.with_excess(weight)
             discount *= cfg.gamma
         rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info["success"]), "length": int(ts.info["step"]),
                      "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": phi,
