@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--parent", type=Path, required=True)
     ap.add_argument("--held", action="append", required=True, help="task=dataset_prefix")
     ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--augment", default="colour", help="adapt --augment preset (both the adapted and the scratch model)")
+    ap.add_argument("--augment", default=AdaptConfig.augment, help="adapt --augment preset (both the adapted and the scratch model)")
     ap.add_argument("--l2sp", type=float, default=AdaptConfig.l2sp, help="adapt --l2sp for the adapted model (scratch: 0, "
                     "there is no parent to stay close to)")
     ap.add_argument("--demos", type=int, default=1, help="repeat for each of the first N expert episodes of -train "

@@ -58,10 +58,10 @@ class AdaptConfig:
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
     trainable: str = field(default="full", metadata={"help": "full | heads (freeze the image encoder: parameter-efficient)"})
-    l2sp: float = field(default=300.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
-                                                         "θ -= lr·l2sp·(θ − θ_parent)): keeps the parent's reading of the scene "
-                                                         "(imposters); 0 = off, better when --eval's `before` shows the "
-                                                         "parent scoring the new task's imposters as successes"})
+    l2sp: float = field(default=30.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
+                                                        "θ -= lr·l2sp·(θ − θ_parent)): keeps the parent's reading of the scene "
+                                                        "(imposters); 0 = off, better when --eval's `before` shows the "
+                                                        "parent scoring the new task's imposters as successes"})
     replay: tuple[str, ...] = field(default=(), metadata={"help": "original training datasets to mix in (default: those the parent was trained on, when present)"})
     no_replay: bool = field(default=False, metadata={"help": "do not mix in original training data"})
     replay_share: float = field(default=0.3, metadata={"help": "share of pairs drawn from replayed data"})
@@ -69,7 +69,9 @@ class AdaptConfig:
     cross_task: float = field(default=0.1, metadata={"help": "share of demo queries replaced by another task's frame (progress 0)"})
     eval: str | None = field(default=None, metadata={"help": "dataset of held-out episodes of the task: report before/after"})
     camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
-    augment: str = field(default="colour", metadata={"help": f"image augmentation preset: {' | '.join(AUGMENTATIONS)} (train-reward's)"})
+    augment: str = field(default="colour-mirror", metadata={"help": f"image augmentation preset: {' | '.join(AUGMENTATIONS)} "
+                                                                    "(train-reward's; colour-mirror also flips each view left-right "
+                                                                    "at random: one demo shows one side of a layout)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "random seed"})
 
