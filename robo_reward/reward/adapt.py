@@ -58,10 +58,9 @@ class AdaptConfig:
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
     trainable: str = field(default="full", metadata={"help": "full | heads (freeze the image encoder: parameter-efficient)"})
-    l2sp: float = field(default=30.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
-                                                        "θ -= lr·l2sp·(θ − θ_parent)): keeps the parent's reading of the scene "
-                                                        "(imposters); 0 = off, better when --eval's `before` shows the "
-                                                        "parent scoring the new task's imposters as successes"})
+    l2sp: float = field(default=0.0, metadata={"help": "pull toward the parent's weights after each step (L2-SP, decoupled: "
+                                                       "θ -= lr·l2sp·(θ − θ_parent)), e.g. 300: keeps a parent's reading of the "
+                                                       "scene (imposters) when mirroring or a weaker parent loses it; 0 = off"})
     replay: tuple[str, ...] = field(default=(), metadata={"help": "original training datasets to mix in (default: those the parent was trained on, when present)"})
     no_replay: bool = field(default=False, metadata={"help": "do not mix in original training data"})
     replay_share: float = field(default=0.3, metadata={"help": "share of pairs drawn from replayed data"})
