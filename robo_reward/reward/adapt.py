@@ -2,11 +2,12 @@
 
 Pairs come from the one demo (hop labels from its subtask keyframes, or an equal split into
 `--subtasks`), with what keeps one trajectory from being memorised: shift/colour jitter, camera
-dropout, reversed pairs (rewinds), START/GOAL references, and cross-task negatives (frames of the
-replayed tasks scored under the new task's text earn no progress). Against forgetting, pairs from the
-model's original training data are mixed in when they are on disk, and the weights are pulled back
-toward the parent's after every step (L2-SP): what the parent reads of the scene (an imposter's arm
-moving without the object) is what one demonstration cannot teach."""
+dropout, left-right mirroring (one demo shows one side of a layout drawn on either side), reversed
+pairs (rewinds), START/GOAL references, and cross-task negatives (frames of the replayed tasks scored
+under the new task's text earn no progress). Against forgetting, pairs from the model's original
+training data are mixed in when they are on disk; `--l2sp` can also pull the weights back toward the
+parent's after every step, which kept a weaker parent's rejection of imposters (an arm moving without
+the object: what one demonstration cannot teach) but costs completion with a parent trained on more tasks."""
 
 from __future__ import annotations
 
