@@ -135,6 +135,7 @@ def evaluate(model: GRM, tasks: TaskTable, sets: dict[tuple[str, str], list[Epis
         m = summarize(score_rows(scorer, enumerate(eps), list(task_spec(task)[1])))
         keys = ("completion_accuracy", "auroc", "voc_mean", "auroc_vs_imposter", "auroc_vs_near_miss")
         out[f"{task}/{split}"] = {p: {k: m[p].get(k) for k in keys} for p in ("fused", *PERSPECTIVES[:3])}
+        out[f"{task}/{split}"].update(misses=m["misses"], label_ceiling=m["true_progress_completion_accuracy"])
     return out
 
 
@@ -164,6 +165,8 @@ def main() -> int:
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds for the short runs")
     ap.add_argument("--train-episodes", default="40",
                     help="comma-separated training episodes per task: one short run per size (the first N of each task)")
+    ap.add_argument("--eval-episodes", type=int, default=30,
+                    help="held-out and visual-shift episodes per task (30: bench_grm's sets; more: finer accuracy)")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="render processes")
     ap.add_argument("--sampler-workers", type=int, default=-1, help="train-reward --sampler-workers")
     ap.add_argument("--tiny", action="store_true", help="a few episodes and steps: a dry run")
@@ -181,11 +184,13 @@ def main() -> int:
     seeds, sizes = int_list(ap, "--seeds", args.seeds), int_list(ap, "--train-episodes", args.train_episodes)
     if min(sizes) < 1:
         ap.error(f"--train-episodes must be positive, got {args.train_episodes!r}")
+    if args.eval_episodes < 1:
+        ap.error(f"--eval-episodes must be positive, got {args.eval_episodes}")
     unknown = [a for a in augments if a not in AUGMENTATIONS]
     if unknown:
         ap.error(f"--augment {unknown}: choose from {', '.join(AUGMENTATIONS)}")
     workers = sampler_workers(args.sampler_workers, device)
-    counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": max(sizes), "test": 30, "shift": 30}
+    counts = {"train": 4, "test": 3, "shift": 3} if args.tiny else {"train": max(sizes), "test": args.eval_episodes, "shift": args.eval_episodes}
     if args.tiny:
         sizes = sorted({min(n, counts["train"]) for n in sizes})
     t0 = time.perf_counter()
