@@ -37,7 +37,8 @@ class TrainConfig:
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
     augment: str = field(default="strong", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
-                "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch)"})
+                "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "
+                "strong-colour (strong with wider light and colour gains and a random colour matrix)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     sampler_workers: int = field(default=-1, metadata={
@@ -69,6 +70,8 @@ class Augmentation:
     per-channel colour gain (lighting and object colours); contrast around each image's mean. With
     `per_episode` every state of one episode in a batch shares the draws, as a real camera move or
     lighting change holds for a whole episode: the pair (p, q) then differs only by what happened.
+    `mix` adds a random 3x3 colour matrix (I + U(-mix, mix) per entry, one per state): hues move, not only
+    channel gains, as when objects and the table are repainted or lit by coloured light.
     `flip` mirrors an image left-right with that probability, each camera of each state on its own
     draw: a task whose layout is drawn on either side (a bin left or right of the cube) then looks the
     same to the model from one demonstration as from its mirror image."""
@@ -80,6 +83,7 @@ class Augmentation:
     scale: float = 0.0
     rotate_deg: float = 0.0
     flip: float = 0.0
+    mix: float = 0.0
     per_episode: bool = False
 
 
@@ -91,6 +95,7 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "strong": _STRONG,
     "strong-episode": replace(_STRONG, per_episode=True),
     "colour-mirror": Augmentation(colour=0.05, flip=0.5),  # adapt on a left/right-symmetric task
+    "strong-colour": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25),  # repainted scenes, coloured light
 }
 
 
@@ -143,6 +148,9 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
     if aug.flip > 0:  # drawn last and only when set: the other presets' draws stay bit-identical
         mirror = (torch.rand(k * v, generator=rng) < aug.flip).to(dev)[slot].view(n, v, 1, 1, 1)
         x = torch.where(mirror, x.flip(-1), x)
+    if aug.mix > 0:  # drawn after the others and only when set, like flip
+        matrix = (torch.eye(c) + (torch.rand(k, c, c, generator=rng) - 0.5) * 2 * aug.mix).to(dev)[group]  # [N, C, C]
+        x = torch.einsum("nij,nvjhw->nvihw", matrix, x)
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 

@@ -58,6 +58,23 @@ def test_strong_warps_geometry():
     assert len({tuple(m.nonzero().float().mean(0).round().tolist()) for m in masks.flatten(0, 1)}) > 1
 
 
+def test_colour_mix_moves_hues_and_leaves_the_other_draws_alone():
+    """`mix` is drawn last: with it vanishing, strong-colour's pixels are those of its gains alone; with it on,
+    a pure green image gets red and blue in it (a gain per channel can never do that)."""
+    x = _frames(size=16)
+    wide = AUGMENTATIONS["strong-colour"]
+    a = augment(x, torch.Generator().manual_seed(2), replace(wide, mix=0.0))
+    b = augment(x, torch.Generator().manual_seed(2), replace(wide, mix=1e-6))
+    assert (a.int() - b.int()).abs().max() <= 1
+    green = torch.zeros(8, 3, 16, 16, 3, dtype=torch.uint8)
+    green[..., 1] = 160
+    plain = replace(AUGMENTATIONS["basic"], shift_px=0, brightness=0.0, mix=0.25)
+    y = augment(green, torch.Generator().manual_seed(0), plain).float()
+    assert y[..., 0].max() > 10 or y[..., 2].max() > 10
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 0], y[:, 2])  # one matrix for all cameras of a state
+    assert not torch.equal(y[0], y[1])
+
+
 def test_unknown_preset_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="--augment 'heavy'"):
         train(TrainConfig(data=("nowhere",), out=tmp_path, augment="heavy"), progress=False)
