@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,9 +52,11 @@ CAMS = ("front", "side", "wrist")
 SPLITS = {"train": (0, False), "test": (100_000, False), "shift": (200_000, True)}  # bench_grm's seed ranges
 
 
-def render(job: tuple[str, int, bool]) -> Episode:
-    task, seed, shift = job
-    env = make_env(task, SimConfig(image_size=96, cameras=CAMS, visual_shift=shift))
+def render(job: tuple) -> Episode:
+    """(task, seed, shift[, shift_parts]) -> one `collect --quality mixed` episode."""
+    task, seed, shift, *parts = job
+    cfg = SimConfig(image_size=96, cameras=CAMS, visual_shift=shift)
+    env = make_env(task, replace(cfg, shift_parts=tuple(parts[0])) if parts else cfg)
     try:
         mode = choose_mode("mixed", np.random.default_rng([seed, 7]), env.expert_modes)
         return record_episode(env, mode, seed)

@@ -15,6 +15,8 @@ class SimConfig:
     control_hz: float = field(default=0.0, metadata={"help": "control rate in Hz, 10-20 (0: the task's default: 10 for the suite, 20 for MetaWorld)"})
     max_steps: int = field(default=0, metadata={"help": "episode time limit in control steps (0: the task's default)"})
     visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
+    shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
+        "help": "which parts of --visual-shift apply (a diagnostic; the rest stay in the training ranges)"})
 
     def validate(self) -> None:
         lo, hi = IMAGE_SIZE_RANGE

@@ -74,7 +74,7 @@ class MujocoTaskEnv:
         self._rng = np.random.default_rng(seed)
         self.sim.reset_arm()
         self.task.initialize_episode(self.sim, self._rng)
-        appearance = Appearance.sample(self._rng, self.config.visual_shift)
+        appearance = Appearance.sample(self._rng, self.config.visual_shift, self.config.shift_parts)
         apply_appearance(self.sim, appearance, self._rng, self.task.colored, self._base_appearance)
         self.sim.forward()
         self.sim.step(100)  # let objects settle on the table

@@ -197,6 +197,32 @@ def test_visual_shift_moves_cameras():
         shifted.close()
 
 
+def test_shift_parts_move_only_the_named_part_and_keep_the_episode():
+    """`shift_parts` (the diagnostic of scripts/shift_parts.py): one part out of range, the others in the
+    training ranges, and the episode's own random stream (layout, expert) that of the full shift."""
+    from robo_reward.envs.tasks.base import Appearance
+
+    full_rng, part_rng = np.random.default_rng(3), np.random.default_rng(3)
+    full = Appearance.sample(full_rng, True)
+    camera = Appearance.sample(part_rng, True, ("camera",))
+    np.testing.assert_array_equal(camera.camera_offset, full.camera_offset)
+    np.testing.assert_array_equal(camera.target_offset, full.target_offset)
+    assert 0.75 <= camera.light_scale <= 1.25 and camera.color_jitter == 0.08 and camera.table_tint.min() >= 0.85
+    assert not 0.75 <= full.light_scale <= 1.25
+    assert full_rng.random() == part_rng.random()
+    with pytest.raises(ValueError, match=r"parts \['sound'\] unknown"):
+        Appearance.sample(np.random.default_rng(0), True, ("sound",))
+    a = make_env("pick-place", SimConfig(image_size=32, cameras=("front",), visual_shift=True))
+    b = make_env("pick-place", SimConfig(image_size=32, cameras=("front",), visual_shift=True, shift_parts=("light",)))
+    try:  # appearance does not touch the physics: equal end states mean the expert drew the same numbers
+        end_a, end_b = run_episode(a, "expert", 7), run_episode(b, "expert", 7)
+        np.testing.assert_array_equal(end_a.info["privileged"], end_b.info["privileged"])
+        assert np.abs(end_a.obs.images["front"].astype(int) - end_b.obs.images["front"].astype(int)).mean() > 2.0
+    finally:
+        a.close()
+        b.close()
+
+
 @pytest.mark.parametrize(
     ("task", "cfg", "match"),
     [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,6 +42,12 @@ def outcome_from_progress(success: bool, completed: int, n_subtasks: int) -> str
     return "partial" if completed / n_subtasks >= PARTIAL_PROGRESS else "failure"
 
 
+# The parts of a visual shift and the Appearance fields each one moves.
+SHIFT_PARTS: dict[str, tuple[str, ...]] = {"camera": ("camera_offset", "target_offset"),
+                                           "light": ("light_scale", "light_offset"),
+                                           "colour": ("table_tint", "color_jitter")}
+
+
 @dataclass(frozen=True)
 class Appearance:
     """Per-episode visual randomisation; `shift` draws from outside the training ranges."""
@@ -54,7 +60,17 @@ class Appearance:
     target_offset: np.ndarray  # metres, moves the point the fixed cameras look at
 
     @staticmethod
-    def sample(rng: np.random.Generator, shift: bool) -> Appearance:
+    def sample(rng: np.random.Generator, shift: bool, parts: tuple[str, ...] = tuple(SHIFT_PARTS)) -> Appearance:
+        """With `shift`, only the `parts` named leave the training ranges (a diagnostic: which part of a
+        shift a model fails on). The rest come from a child stream, so the episode's own draws (layout,
+        expert) are those of the full shift with the same seed."""
+        if shift and set(parts) != set(SHIFT_PARTS):
+            unknown = sorted(set(parts) - set(SHIFT_PARTS))
+            if unknown:
+                raise ValueError(f"visual-shift parts {unknown} unknown; choose from {list(SHIFT_PARTS)}")
+            shifted = Appearance.sample(rng, True)
+            nominal = Appearance.sample(rng.spawn(1)[0], False)
+            return replace(nominal, **{f: getattr(shifted, f) for p in parts for f in SHIFT_PARTS[p]})
         if not shift:
             return Appearance(
                 light_scale=rng.uniform(0.75, 1.25),
