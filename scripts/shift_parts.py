@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grm_scale import SPLITS, render, task_spec  # noqa: E402
+from grm_scale import SPLITS, TASKS, render, task_spec  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from robo_reward.config import write_json  # noqa: E402
@@ -40,7 +40,15 @@ def main() -> int:
     unknown = [v for v in variants if v != "all" and v not in SHIFT_PARTS]
     if unknown:
         ap.error(f"--parts {unknown}: choose from all, {', '.join(SHIFT_PARTS)}")
+    not_suite = [t for t in args.tasks.split(",") if t not in TASKS]
+    if not_suite:
+        ap.error(f"--tasks {not_suite}: the visual shift is drawn for the suite tasks {', '.join(TASKS)}")
+    if args.episodes < 1:
+        ap.error(f"--episodes must be positive, got {args.episodes}")
     model, tasks, _ = load_checkpoint(args.model)
+    missing = [t for t in args.tasks.split(",") if task_spec(t)[0] not in tasks.texts]
+    if missing:
+        ap.error(f"{args.model}: the model was not trained on {missing} (it knows {tasks.texts})")
     scorer = Scorer(model, tasks)
     result: dict = {"model": str(args.model), "command": " ".join(sys.argv), "episodes": args.episodes}
     first = SPLITS["shift"][0]
