@@ -38,7 +38,8 @@ class TrainConfig:
     augment: str = field(default="strong", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "
-                "strong-colour (strong with wider light and colour gains and a random colour matrix)"})
+                "strong-colour (strong with wider light and colour gains and a random colour matrix) | strong-repaint "
+                "(strong-colour + each hue recoloured on its own)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     sampler_workers: int = field(default=-1, metadata={
@@ -74,7 +75,11 @@ class Augmentation:
     channel gains, as when objects and the table are repainted or lit by coloured light.
     `flip` mirrors an image left-right with that probability, each camera of each state on its own
     draw: a task whose layout is drawn on either side (a bin left or right of the cube) then looks the
-    same to the model from one demonstration as from its mirror image."""
+    same to the model from one demonstration as from its mirror image.
+    `repaint` recolours each hue on its own (one draw per state): a pixel of hue h gets r * max(RGB) *
+    saturation * d(h) added, d a random smooth per-channel function of hue (two harmonics, |d| <= 1.41). A green
+    block and an orange peg then change colour independently of each other and of the grey arm, as when
+    objects are repainted; a colour matrix moves every hue together."""
 
     shift_px: int = 4
     brightness: float = 0.15
@@ -84,6 +89,7 @@ class Augmentation:
     rotate_deg: float = 0.0
     flip: float = 0.0
     mix: float = 0.0
+    repaint: float = 0.0
     per_episode: bool = False
 
 
@@ -96,6 +102,7 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "strong-episode": replace(_STRONG, per_episode=True),
     "colour-mirror": Augmentation(colour=0.05, flip=0.5),  # adapt on a left/right-symmetric task
     "strong-colour": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25),  # repainted scenes, coloured light
+    "strong-repaint": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25, repaint=0.5),  # + objects one by one
 }
 
 
@@ -127,6 +134,16 @@ def _affine(x: torch.Tensor, rng: torch.Generator, aug: Augmentation, slot: torc
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def _repaint(x: torch.Tensor, coef: torch.Tensor, strength: float) -> torch.Tensor:
+    """x [N, V, C, H, W] (RGB, 0..255); coef [N, C, 4]: cos h, sin h, cos 2h, sin 2h weights per channel."""
+    r, g, b = x.clamp(min=0).unbind(2)
+    top, low = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
+    hue = torch.atan2(math.sqrt(3.0) * (g - b), 2 * r - g - b)  # the hexagonal hue angle, [N, V, H, W]
+    basis = torch.stack([hue.cos(), hue.sin(), (2 * hue).cos(), (2 * hue).sin()], -1)  # [N, V, H, W, 4]
+    d = torch.einsum("nvhwk,nck->nvchw", basis, coef) / 2  # |d| <= sqrt 2: each harmonic's amplitude <= sqrt 2
+    return x + strength * (top - low)[:, :, None] * d  # (max - min) = max * saturation: greys stay grey
+
+
 def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episode: torch.Tensor | None = None) -> torch.Tensor:
     """Augment a batch of states [N, V, H, W, C] (uint8 in and out) on the frames' device: geometry per
     camera, photometry per state (one lighting for all of a state's cameras); with `aug.per_episode`,
@@ -151,6 +168,8 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
     if aug.mix > 0:  # drawn after the others and only when set, like flip
         matrix = (torch.eye(c) + (torch.rand(k, c, c, generator=rng) - 0.5) * 2 * aug.mix).to(dev)[group]  # [N, C, C]
         x = torch.einsum("nij,nvjhw->nvihw", matrix, x)
+    if aug.repaint > 0:  # drawn last and only when set, like flip and mix
+        x = _repaint(x, (torch.rand(k, c, 4, generator=rng) * 2 - 1).to(dev)[group], aug.repaint)
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 

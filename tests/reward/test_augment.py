@@ -75,6 +75,27 @@ def test_colour_mix_moves_hues_and_leaves_the_other_draws_alone():
     assert not torch.equal(y[0], y[1])
 
 
+def test_repaint_recolours_each_hue_on_its_own_and_leaves_greys_and_other_draws_alone():
+    """`repaint` is drawn after everything else (vanishing, strong-repaint is strong-colour); grey pixels keep their
+    value; a green and an orange patch of one image change by different colours (not one gain or matrix)."""
+    x = _frames(size=16)
+    a = augment(x, torch.Generator().manual_seed(4), AUGMENTATIONS["strong-colour"])
+    b = augment(x, torch.Generator().manual_seed(4), replace(AUGMENTATIONS["strong-repaint"], repaint=1e-6))
+    assert (a.int() - b.int()).abs().max() <= 1
+    scene = torch.zeros(8, 2, 16, 16, 3, dtype=torch.uint8)
+    scene[..., :8, :] = torch.tensor([90, 90, 90], dtype=torch.uint8)  # grey table / arm
+    scene[..., 8:, :8, :] = torch.tensor([70, 150, 80], dtype=torch.uint8)  # green block, max - min = 80
+    scene[..., 8:, 8:, :] = torch.tensor([180, 120, 70], dtype=torch.uint8)  # orange peg, max - min = 110
+    only = replace(AUGMENTATIONS["basic"], shift_px=0, brightness=0.0, repaint=0.25)  # no pixel clips
+    y = augment(scene, torch.Generator().manual_seed(0), only).int()
+    assert torch.equal(y[..., :8, :, :], scene[..., :8, :, :].int())
+    change = y - scene.int()
+    green, orange = change[:, 0, 12, 2], change[:, 0, 12, 12]  # [8 states, RGB]
+    assert green.abs().max() > 5 and orange.abs().max() > 5
+    assert not torch.allclose(green.float() / 80, orange.float() / 110, atol=0.03)  # scaled by saturation, still unlike
+    assert torch.equal(y[:, 0], y[:, 1]) and not torch.equal(y[0], y[1])  # one draw per state, shared by its cameras
+
+
 def test_unknown_preset_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="--augment 'heavy'"):
         train(TrainConfig(data=("nowhere",), out=tmp_path, augment="heavy"), progress=False)
