@@ -108,11 +108,11 @@ def training_bank(sets: dict[tuple[str, str], list[Episode]], n: int, text: Path
 
 
 def fit(bank: EpisodeBank, tasks: TaskTable, steps: int, batch: int, device: torch.device, augment: str = "basic",
-        seed: int = 0, workers: int = 0) -> tuple[GRM, float]:
+        seed: int = 0, workers: int = 0, image_size: int = 64) -> tuple[GRM, float]:
     """train-reward's optimisation (same step, schedule, augmentation, sampler and sampler workers) on an
     in-memory bank."""
     torch.manual_seed(seed)
-    model = GRM(ModelConfig(cameras=CAMS, image_size=64, subtasks=tuple(bank.subtasks))).to(device)
+    model = GRM(ModelConfig(cameras=CAMS, image_size=image_size, subtasks=tuple(bank.subtasks))).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=TrainConfig.__dataclass_fields__["lr"].default, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_scale(i, steps))
     sampler = PairSampler(bank, tasks.embeddings, SamplerConfig(batch_size=batch, hop_bins=model.cfg.hop_bins), seed=seed * 1000)
@@ -162,6 +162,8 @@ def main() -> int:
     ap.add_argument("--long-seconds", type=float, default=240.0, help="0: no long run")
     ap.add_argument("--max-long-steps", type=int, default=40_000)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--image-size", type=int, default=64,
+                    help="model input in px (train-reward --image-size; frames are rendered at 96, the benchmarks' 64)")
     ap.add_argument("--augment", default="basic",
                     help=f"train-reward --augment presets, comma-separated ({', '.join(AUGMENTATIONS)}): one short run "
                          "each (and per seed); the long run uses the first")
@@ -187,6 +189,8 @@ def main() -> int:
     seeds, sizes = int_list(ap, "--seeds", args.seeds), int_list(ap, "--train-episodes", args.train_episodes)
     if min(sizes) < 1:
         ap.error(f"--train-episodes must be positive, got {args.train_episodes!r}")
+    if not 16 <= args.image_size <= 96:
+        ap.error(f"--image-size must be 16..96 (frames are rendered at 96 px), got {args.image_size}")
     if args.eval_episodes < 1:
         ap.error(f"--eval-episodes must be positive, got {args.eval_episodes}")
     unknown = [a for a in augments if a not in AUGMENTATIONS]
@@ -217,14 +221,16 @@ def main() -> int:
             rate = short / result[plans[0][0]]["train_seconds"]  # the long budget in steps, from the first run's speed
             steps = 40 if args.tiny else int(min(args.max_long_steps, rate * args.long_seconds))
         bank, tasks = banks[n]
-        model, seconds = fit(bank, tasks, steps, args.batch_size, device, augment, seed, workers)
+        model, seconds = fit(bank, tasks, steps, args.batch_size, device, augment, seed, workers, args.image_size)
         save_checkpoint(args.out / name, model, tasks, {"train": {"steps": steps, "batch_size": args.batch_size, "augment": augment,
+                                                                   "image_size": args.image_size,
                                                                    "seed": seed, "episodes_per_task": n,
                                                                    "data": "rendered in memory (scripts/grm_scale.py)"},
                                                          "step": steps})
         t_eval = time.perf_counter()
         scores = evaluate(model, tasks, sets, device)
         result[name] = {"steps": steps, "augment": augment, "seed": seed, "train_episodes_per_task": n,
+                        "image_size": args.image_size,
                         "train_seconds": round(seconds, 1),
                         "pairs_per_s": round(steps * args.batch_size / seconds, 1), "parameters": count_parameters(model),
                         "eval_seconds": round(time.perf_counter() - t_eval, 1), "eval": scores}
