@@ -39,7 +39,7 @@ class TrainConfig:
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "
                 "strong-colour (strong with wider light and colour gains and a random colour matrix) | strong-repaint "
-                "(strong-colour + each hue recoloured on its own)"})
+                "(strong-colour + each hue recoloured on its own) | strong-grey (strong-colour + 30% of states in greyscale)"})
     shuffle_labels: bool = field(default=False, metadata={"help": "control experiment: permute progress labels within episodes"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     sampler_workers: int = field(default=-1, metadata={
@@ -79,7 +79,9 @@ class Augmentation:
     `repaint` recolours each hue on its own (one draw per state): a pixel of hue h gets r * max(RGB) *
     saturation * d(h) added, d a random smooth per-channel function of hue (two harmonics, |d| <= 1.41). A green
     block and an orange peg then change colour independently of each other and of the grey arm, as when
-    objects are repainted; a colour matrix moves every hue together."""
+    objects are repainted; a colour matrix moves every hue together.
+    `grey` turns a state's images to luminance with that probability (SimCLR's random greyscale): the model
+    must then tell a peg in its hole from one on the rim by shape and shading when the two share a colour."""
 
     shift_px: int = 4
     brightness: float = 0.15
@@ -90,6 +92,7 @@ class Augmentation:
     flip: float = 0.0
     mix: float = 0.0
     repaint: float = 0.0
+    grey: float = 0.0
     per_episode: bool = False
 
 
@@ -103,6 +106,7 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "colour-mirror": Augmentation(colour=0.05, flip=0.5),  # adapt on a left/right-symmetric task
     "strong-colour": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25),  # repainted scenes, coloured light
     "strong-repaint": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25, repaint=0.5),  # + objects one by one
+    "strong-grey": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25, grey=0.3),  # + no colour at all, sometimes
 }
 
 
@@ -170,6 +174,10 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
         x = torch.einsum("nij,nvjhw->nvihw", matrix, x)
     if aug.repaint > 0:  # drawn last and only when set, like flip and mix
         x = _repaint(x, (torch.rand(k, c, 4, generator=rng) * 2 - 1).to(dev)[group], aug.repaint)
+    if aug.grey > 0:  # drawn last and only when set
+        grey = (torch.rand(k, generator=rng) < aug.grey).to(dev)[group].view(n, 1, 1, 1, 1)
+        luminance = torch.einsum("c,nvchw->nvhw", torch.tensor([0.299, 0.587, 0.114], device=dev), x)[:, :, None]
+        x = torch.where(grey, luminance.expand_as(x), x)
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 

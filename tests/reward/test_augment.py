@@ -96,6 +96,19 @@ def test_repaint_recolours_each_hue_on_its_own_and_leaves_greys_and_other_draws_
     assert torch.equal(y[:, 0], y[:, 1]) and not torch.equal(y[0], y[1])  # one draw per state, shared by its cameras
 
 
+def test_grey_turns_whole_states_to_luminance_and_leaves_other_draws_alone():
+    x = _frames(n=32, size=8)
+    a = augment(x, torch.Generator().manual_seed(6), AUGMENTATIONS["strong-colour"])
+    b = augment(x, torch.Generator().manual_seed(6), replace(AUGMENTATIONS["strong-grey"], grey=1e-9))
+    assert torch.equal(a, b)
+    only = replace(AUGMENTATIONS["basic"], shift_px=0, brightness=0.0, grey=0.5)
+    y = augment(x, torch.Generator().manual_seed(0), only).int()
+    flat = (y[..., 0] == y[..., 1]).flatten(1).all(1) & (y[..., 1] == y[..., 2]).flatten(1).all(1)  # per state
+    assert 5 < int(flat.sum()) < 27  # about half of the states, each with all its cameras
+    lum = (x.float() @ torch.tensor([0.299, 0.587, 0.114])).to(torch.uint8).int()
+    assert torch.equal(y[flat][..., 0], lum[flat]) and torch.equal(y[~flat], x[~flat].int())
+
+
 def test_unknown_preset_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="--augment 'heavy'"):
         train(TrainConfig(data=("nowhere",), out=tmp_path, augment="heavy"), progress=False)
