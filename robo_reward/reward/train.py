@@ -172,9 +172,9 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
     if aug.mix > 0:  # drawn after the others and only when set, like flip
         matrix = (torch.eye(c) + (torch.rand(k, c, c, generator=rng) - 0.5) * 2 * aug.mix).to(dev)[group]  # [N, C, C]
         x = torch.einsum("nij,nvjhw->nvihw", matrix, x)
-    if aug.repaint > 0:  # drawn last and only when set, like flip and mix
+    if aug.repaint > 0:  # drawn after mix and only when set, like flip and mix
         x = _repaint(x, (torch.rand(k, c, 4, generator=rng) * 2 - 1).to(dev)[group], aug.repaint)
-    if aug.grey > 0:  # drawn last and only when set
+    if aug.grey > 0:  # drawn last and only when set: the other presets keep their pixels
         grey = (torch.rand(k, generator=rng) < aug.grey).to(dev)[group].view(n, 1, 1, 1, 1)
         luminance = torch.einsum("c,nvchw->nvhw", torch.tensor([0.299, 0.587, 0.114], device=dev), x)[:, :, None]
         x = torch.where(grey, luminance.expand_as(x), x)
