@@ -97,6 +97,7 @@ class Augmentation:
 
 
 _STRONG = Augmentation(shift_px=6, brightness=0.45, colour=0.2, contrast=0.3, scale=0.08, rotate_deg=4.0)
+_STRONG_COLOUR = replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25)  # repainted scenes, coloured light
 AUGMENTATIONS: dict[str, Augmentation | None] = {
     "none": None,
     "basic": Augmentation(),
@@ -104,9 +105,9 @@ AUGMENTATIONS: dict[str, Augmentation | None] = {
     "strong": _STRONG,
     "strong-episode": replace(_STRONG, per_episode=True),
     "colour-mirror": Augmentation(colour=0.05, flip=0.5),  # adapt on a left/right-symmetric task
-    "strong-colour": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25),  # repainted scenes, coloured light
-    "strong-repaint": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25, repaint=0.5),  # + objects one by one
-    "strong-grey": replace(_STRONG, brightness=0.6, colour=0.4, mix=0.25, grey=0.3),  # + no colour at all, sometimes
+    "strong-colour": _STRONG_COLOUR,
+    "strong-repaint": replace(_STRONG_COLOUR, repaint=0.5),  # + objects recoloured one by one
+    "strong-grey": replace(_STRONG_COLOUR, grey=0.3),  # + no colour at all, sometimes
 }
 
 
