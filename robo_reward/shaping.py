@@ -12,7 +12,11 @@ pbrs return is −Φ(s) whatever it does, so the critic's fixed point has no adv
 success is seen; delta's excess pays for reaching high Φ before that, our reading of why delta trains
 faster where successes are rare. `anneal_weight` fades the excess out (`rl --delta-anneal`): delta's
 guidance early, pbrs's invariance once the weight is 0 — measured worse than either on button-press
-(docs/BENCHMARKS.md), kept off by default."""
+(docs/BENCHMARKS.md), kept off by default.
+
+Every mode adds r_gold by default; `pay_gold=False` (`rl --no-gold`) withholds it, so `delta` is the issue's
+bare Φ(s') − Φ(s): the reward a progress model alone gives where no success flag exists. Its return is a
+γ-weighted mean of the progress reached, so a state held at Φ = 0.9 is worth nearly what finishing is."""
 
 from __future__ import annotations
 
@@ -62,10 +66,10 @@ def gold_reward(env_success: bool, phi_next: float | None, delta: float = DEFAUL
 
 
 def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float, gamma: float, terminated: bool,
-                  delta: float = DEFAULT_DELTA, gold_from_model: bool = False) -> ShapedReward:
+                  delta: float = DEFAULT_DELTA, gold_from_model: bool = False, pay_gold: bool = True) -> ShapedReward:
     if shaping not in SHAPINGS:
         raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
-    gold = gold_reward(env_success, phi_next, delta, gold_from_model)
+    gold = gold_reward(env_success, phi_next, delta, gold_from_model) if pay_gold else 0.0
     excess = 0.0
     if shaping == "pbrs":
         f = pbrs(phi_s, phi_next, gamma, terminated)
@@ -79,21 +83,22 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
     return ShapedReward(gold + f, gold, f, excess)
 
 
-def value_range(shaping: str, phi_s: float, gamma: float) -> tuple[float, float]:
+def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True) -> tuple[float, float]:
     """The interval every return from s lies in (so every Q(s, ·)), for Φ in [0, 1] and gold 1 at
-    most once (success ends the episode). pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true
-    terminal, γ^T·Φ(s_T) → 0 when the critic bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
+    most once (success ends the episode; never with `pay_gold=False`, which lowers each upper end by 1).
+    pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true terminal, γ^T·Φ(s_T) → 0 when the critic bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
     delta: −Φ(s) plus a weighted mean of later Φ (weights γ^(t−1)(1 − γ), summing to 1), plus
     gold: [−Φ(s), 2 − Φ(s)]; progress: [0, 1/(1 − γ) + 1]; none: [0, 1]. Clipping TD targets to it
     stops the critic from extrapolating past any reachable return (a MetaWorld button-press critic
     valued a start state at 1.12 where no return exceeds 0.95); an overestimate inside the range it
     leaves (docs/BENCHMARKS.md)."""
+    gold = 1.0 if pay_gold else 0.0
     if shaping == "pbrs":
-        return -phi_s, 1.0 - phi_s
+        return -phi_s, gold - phi_s
     if shaping == "delta":
-        return -phi_s, 2.0 - phi_s
+        return -phi_s, 1.0 + gold - phi_s
     if shaping == "progress":
-        return 0.0, 1.0 / (1.0 - gamma) + 1.0
+        return 0.0, 1.0 / (1.0 - gamma) + gold
     if shaping == "none":
-        return 0.0, 1.0
+        return 0.0, gold
     raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")

@@ -56,18 +56,28 @@ def test_gold_reward():
         shaped_reward("magic", False, 0, 0, 0.99, False)
 
 
-@pytest.mark.parametrize("shaping", ["pbrs", "delta", "progress", "none"])
+def test_no_gold_delta_is_bare_progress_difference():
+    """Without gold, delta pays Φ(s') − Φ(s) even on the success step, and finishing from Φ = 0.9 is
+    worth only 0.1 more than holding 0.9 for ever (with gold: 1.1 more; pbrs with gold: 1 vs −0.9·(1 − γ)/step)."""
+    r = shaped_reward("delta", True, 0.9, 1.0, 0.95, terminated=True, pay_gold=False)
+    assert r.gold == 0.0 and r.total == pytest.approx(0.1)
+    assert shaped_reward("delta", True, 0.9, 1.0, 0.95, terminated=True).total == pytest.approx(1.1)
+    assert shaped_reward("delta", False, 0.9, 0.9, 0.95, False, pay_gold=False).total == 0.0
+
+
+@pytest.mark.parametrize("shaping,pay_gold", [("pbrs", True), ("delta", True), ("progress", True), ("none", True),
+                                              ("delta", False), ("progress", False)])  # rl --no-gold allows these two
 @pytest.mark.parametrize("end", ["success", "failure", "time limit"])
-def test_every_return_lies_in_the_value_range(shaping, end):
-    """Gold 1 at most once (success ends the episode): whatever the path of Φ, the discounted return
-    from s lies in value_range(Φ(s))."""
+def test_every_return_lies_in_the_value_range(shaping, end, pay_gold):
+    """Gold 1 at most once (success ends the episode), or never: whatever the path of Φ, the discounted
+    return from s lies in value_range(Φ(s))."""
     rng = np.random.default_rng(1)
     gamma, n = 0.9, 12
     for k in range(300):
         phi = rng.uniform(0, 1, n + 1) if k % 3 else np.r_[rng.uniform(0, 1), np.tile([0.0, 1.0], n)[:n]]  # + oscillating paths
         ret = sum(gamma**t * shaped_reward(shaping, end == "success" and t == n - 1, phi[t], phi[t + 1], gamma,
-                                           end != "time limit" and t == n - 1).total for t in range(n))
-        lo, hi = value_range(shaping, phi[0], gamma)
+                                           end != "time limit" and t == n - 1, pay_gold=pay_gold).total for t in range(n))
+        lo, hi = value_range(shaping, phi[0], gamma, pay_gold)
         assert lo - 1e-9 <= ret <= hi + 1e-9
     assert value_range("pbrs", 0.3, gamma) == pytest.approx((-0.3, 0.7))
     assert value_range("none", 0.7, gamma) == (0.0, 1.0)  # sparse: Φ plays no part

@@ -24,6 +24,7 @@ from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, UNBOUNDED, ShapedReward
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
+PARK_LEVEL = 0.5  # a failed episode that ends with the model's Φ at or above this is "parked" high (summary.json)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RLConfig:
     residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
     max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
+    no_gold: bool = field(default=False, metadata={"help": "with --shaping delta or progress: pay no r_gold (success still ends the episode); delta is then the bare Φ(s') − Φ(s), as where no success flag exists"})
     delta_anneal: int = field(default=0, metadata={"help": "with --shaping pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes, re-weighted in replay: delta's early guidance, pbrs's invariance after (0: pure pbrs)"})
     value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
     fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
@@ -72,6 +74,9 @@ class RLConfig:
             raise ValueError(f"--shaping must be one of {SHAPINGS}")
         if self.delta_anneal < 0 or (self.delta_anneal and (self.shaping != "pbrs" or not self.reward.startswith("grm:"))):
             raise ValueError(f"--delta-anneal must be >= 0, and > 0 only with --shaping pbrs and a grm reward, got {self.delta_anneal}")
+        if self.no_gold and (not self.reward.startswith("grm:") or self.shaping not in ("delta", "progress") or self.gold_from_model):
+            raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
+                             "(pbrs or sparse without gold pays every policy the same return)")
         if self.fusion not in FUSIONS:
             raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.obs not in ("privileged", "state+grm"):
@@ -148,7 +153,7 @@ class RewardSource:
             return ShapedReward(dense_reward(ts, self.cfg.gamma), float(ts.info["success"]), 0.0), 0.0
         phi_next = self._phi(ts) if self.stream is not None else 0.0
         return shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
-                             gold_from_model=self.cfg.gold_from_model), phi_next
+                             gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold), phi_next
 
     def value_range(self, phi_s: float) -> tuple[float, float]:
         """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
@@ -156,7 +161,7 @@ class RewardSource:
         if not self.cfg.value_bounds or self.cfg.reward == "dense" or self.cfg.gold_from_model:
             return UNBOUNDED
         # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
-        return value_range("delta" if self.cfg.delta_anneal else self.shaping, phi_s, self.cfg.gamma)
+        return value_range("delta" if self.cfg.delta_anneal else self.shaping, phi_s, self.cfg.gamma, not self.cfg.no_gold)
 
 
 def dense_reward(ts: TimeStep, gamma: float) -> float:
@@ -372,6 +377,8 @@ def summarize_run(out: Path) -> dict:
     # (a touch of Φ >= 1 - δ on the way pays nothing under PBRS, which telescopes; ending there is what a
     # policy that learned to fool the model would do)
     fooled_at_end = np.array([not r["success"] and r["final_progress"] >= 1.0 - DEFAULT_DELTA for r in rows], dtype=float)
+    # the semantic trap's signature: the episode fails, yet ends where the model reads half the task or more
+    parked = np.array([not r["success"] and r["final_progress"] >= PARK_LEVEL for r in rows], dtype=float)
     final = success[-FINAL_WINDOW:]
     final_rate = float(final.mean()) if len(final) else 0.0
     summary = {"episodes": len(rows), "success_rate_final": final_rate,
@@ -381,6 +388,8 @@ def summarize_run(out: Path) -> dict:
                "episodes_to_80pct_of_final": episodes_to(success, 0.8 * final_rate) if final_rate > 0 else None,
                "reward_hacking_rate": float(fooled.mean()) if len(fooled) else 0.0,
                "reward_hacking_rate_at_end": float(fooled_at_end.mean()) if len(fooled_at_end) else 0.0,
+               "parked_rate": float(parked.mean()) if len(parked) else 0.0,
+               "parked_rate_final": float(parked[-FINAL_WINDOW:].mean()) if len(parked) else 0.0,
                "return_success_correlation": _corr(returns, success),
                "mean_step_ms": {k: 1e3 * float(np.sum([r[k] for r in rows]) / max(1, sum(r["length"] for r in rows)))
                                 for k in ("policy_s", "env_s", "reward_s", "update_s")}}

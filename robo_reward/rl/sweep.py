@@ -18,8 +18,10 @@ import numpy as np
 
 from robo_reward.config import run_record, write_json
 
-MODES = {"sparse": ("sparse", "none"), "dense": ("dense", "none"), "pbrs": ("grm", "pbrs"), "delta": ("grm", "delta"),
-         "progress": ("grm", "progress")}
+# mode -> (reward, shaping, extra rl flags); delta-nogold is the issue's bare Φ(s') − Φ(s), delta adds r_gold
+MODES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "sparse": ("sparse", "none", ()), "dense": ("dense", "none", ()), "pbrs": ("grm", "pbrs", ()),
+    "delta": ("grm", "delta", ()), "delta-nogold": ("grm", "delta", ("--no-gold",)), "progress": ("grm", "progress", ())}
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,10 @@ def _finished(run: Path, episodes: int) -> bool:
 
 
 def run_command(cfg: SweepConfig, mode: str, seed: str) -> list[str]:
-    reward, shaping = MODES[mode]
+    reward, shaping, flags = MODES[mode]
     run = cfg.out / f"{mode}-s{seed}"
     cmd = [sys.executable, "-m", "robo_reward.cli", "rl", "--task", cfg.task, "--out", str(run), "--episodes", str(cfg.episodes),
-           "--seed", seed, "--reward", f"grm:{cfg.grm}" if reward == "grm" else reward, "--shaping", shaping]
+           "--seed", seed, "--reward", f"grm:{cfg.grm}" if reward == "grm" else reward, "--shaping", shaping, *flags]
     if (run / "checkpoint" / "state.pt").exists():
         cmd.append("--resume")
     return cmd + shlex.split(cfg.rl_args)
@@ -110,6 +112,7 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
                     "episodes_to_80pct_of_final_median": med("episodes_to_80pct_of_final"),
                     "episodes_to_80pct_success_median": med("episodes_to_80pct_success"),
                     "reward_hacking_rate_max": max(s["reward_hacking_rate"] for s in summaries),
+                    "parked_rate_median": med("parked_rate"),
                     "success_rate_overall_median": med("success_rate_overall")}
     result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes)
     write_json(Path(cfg.out) / "sweep.json", result)

@@ -114,16 +114,23 @@ def test_delta_excess_is_weighted_when_learned_from_and_survives_a_checkpoint(tm
     assert not back.excess.any()
 
 
-def test_value_bounds_follow_the_reward_mode(tmp_path):
+def test_value_bounds_follow_the_reward_mode(tmp_path, tiny_grm):
     from robo_reward.rl.loop import RewardSource
 
     def bounds(**kw):
-        return RewardSource(RLConfig(task="pick-place", out=tmp_path, **kw), "", torch.device("cpu")).value_range(0.4)
+        text = "pick up the cube and place it in the bin"  # the tiny GRM's task
+        return RewardSource(RLConfig(task="pick-place", out=tmp_path, **kw), text, torch.device("cpu")).value_range(0.4)
 
     assert bounds(reward="sparse") == (-np.inf, np.inf)  # off by default
     assert bounds(reward="sparse", value_bounds=True) == (0.0, 1.0)
     assert bounds(reward="dense", value_bounds=True) == (-np.inf, np.inf)  # pays every step
     assert bounds(reward="sparse", value_bounds=True, gold_from_model=True) == (-np.inf, np.inf)  # gold can repeat
+    assert bounds(reward=f"grm:{tiny_grm}", shaping="delta", value_bounds=True) == pytest.approx((-0.4, 1.6))
+    assert bounds(reward=f"grm:{tiny_grm}", shaping="delta", value_bounds=True, no_gold=True) == pytest.approx((-0.4, 0.6))
+    for bad in ({"reward": "grm:m", "shaping": "pbrs"}, {"reward": "sparse", "shaping": "delta"},
+                {"reward": "grm:m", "shaping": "delta", "gold_from_model": True}):
+        with pytest.raises(ValueError, match="--no-gold needs a grm reward with --shaping delta or progress"):
+            RLConfig(task="pick-place", out=tmp_path, no_gold=True, **bad).validate()
     with pytest.raises(ValueError, match="--delta-anneal .* only with --shaping pbrs and a grm reward"):
         RLConfig(task="pick-place", out=tmp_path, delta_anneal=50).validate()
     with pytest.raises(ValueError, match="--delta-anneal"):
@@ -245,10 +252,12 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     longer = [a if a != "1" else "2" for a in argv]  # --episodes 2: the finished runs resume and train on
     assert main(longer) == 0
     assert json.loads((sweep_dir / "sparse-s1" / "summary.json").read_text())["episodes"] == 2
-    with pytest.raises(ValueError, match="need --grm"):
-        from robo_reward.rl.sweep import SweepConfig
+    from robo_reward.rl.sweep import SweepConfig, run_command
 
+    with pytest.raises(ValueError, match="need --grm"):
         SweepConfig(task="pick-place", out=tmp_path, modes=("pbrs",)).validate()
+    cmd = run_command(SweepConfig(task="pick-place", out=tmp_path, modes=("delta-nogold",), grm="m"), "delta-nogold", "3")
+    assert cmd[cmd.index("--shaping") + 1] == "delta" and "--no-gold" in cmd and str(tmp_path / "delta-nogold-s3") in cmd
 
 
 @pytest.mark.parametrize("mode,members", [("residual", 1), ("residual", 3), ("ibrl", 1)])
@@ -350,7 +359,8 @@ def test_bad_env_output_is_named_before_it_is_learned_from():
 
 
 def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
-    """reward_hacking_rate: Φ touched 1 - δ without simulator success; _at_end: the episode also ended there."""
+    """reward_hacking_rate: Φ touched 1 - δ without simulator success; _at_end: the episode also ended there;
+    parked_rate: failed episodes that end at Φ >= 0.5 (fooled or not)."""
     from robo_reward.rl.loop import summarize_run
 
     base = {"return": 0.0, "length": 10, "policy_s": 0.0, "env_s": 0.0, "reward_s": 0.0, "update_s": 0.0}
@@ -361,6 +371,7 @@ def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = summarize_run(tmp_path)
     assert summary["reward_hacking_rate"] == 0.5 and summary["reward_hacking_rate_at_end"] == 0.25
+    assert summary["parked_rate"] == 0.25 and summary["parked_rate_final"] == 0.25
 
 
 def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm, capsys):
