@@ -24,7 +24,6 @@ from robo_reward.shaping import DEFAULT_DELTA, SHAPINGS, UNBOUNDED, ShapedReward
 from robo_reward.types import TimeStep
 
 FINAL_WINDOW = 20
-PARK_LEVEL = 0.5  # a failed episode that ends with the model's Φ at or above this is "parked" high (summary.json)
 
 
 @dataclass(frozen=True)
@@ -377,8 +376,9 @@ def summarize_run(out: Path) -> dict:
     # (a touch of Φ >= 1 - δ on the way pays nothing under PBRS, which telescopes; ending there is what a
     # policy that learned to fool the model would do)
     fooled_at_end = np.array([not r["success"] and r["final_progress"] >= 1.0 - DEFAULT_DELTA for r in rows], dtype=float)
-    # the semantic trap's signature: the episode fails, yet ends where the model reads half the task or more
-    parked = np.array([not r["success"] and r["final_progress"] >= PARK_LEVEL for r in rows], dtype=float)
+    # the semantic trap's signature: failed episodes that end where the model reads progress (parked, not pressing on)
+    failed_phi = np.array([r["final_progress"] for r in rows if not r["success"]], dtype=float)
+    failed_phi_final = np.array([r["final_progress"] for r in rows[-FINAL_WINDOW:] if not r["success"]], dtype=float)
     final = success[-FINAL_WINDOW:]
     final_rate = float(final.mean()) if len(final) else 0.0
     summary = {"episodes": len(rows), "success_rate_final": final_rate,
@@ -388,8 +388,8 @@ def summarize_run(out: Path) -> dict:
                "episodes_to_80pct_of_final": episodes_to(success, 0.8 * final_rate) if final_rate > 0 else None,
                "reward_hacking_rate": float(fooled.mean()) if len(fooled) else 0.0,
                "reward_hacking_rate_at_end": float(fooled_at_end.mean()) if len(fooled_at_end) else 0.0,
-               "parked_rate": float(parked.mean()) if len(parked) else 0.0,
-               "parked_rate_final": float(parked[-FINAL_WINDOW:].mean()) if len(parked) else 0.0,
+               "failed_final_progress": float(failed_phi.mean()) if len(failed_phi) else None,
+               "failed_final_progress_final": float(failed_phi_final.mean()) if len(failed_phi_final) else None,
                "return_success_correlation": _corr(returns, success),
                "mean_step_ms": {k: 1e3 * float(np.sum([r[k] for r in rows]) / max(1, sum(r["length"] for r in rows)))
                                 for k in ("policy_s", "env_s", "reward_s", "update_s")}}

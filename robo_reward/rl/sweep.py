@@ -112,7 +112,7 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
                     "episodes_to_80pct_of_final_median": med("episodes_to_80pct_of_final"),
                     "episodes_to_80pct_success_median": med("episodes_to_80pct_success"),
                     "reward_hacking_rate_max": max(s["reward_hacking_rate"] for s in summaries),
-                    "parked_rate_median": med("parked_rate"),
+                    "failed_final_progress_final_median": med("failed_final_progress_final"),
                     "success_rate_overall_median": med("success_rate_overall")}
     result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes)
     write_json(Path(cfg.out) / "sweep.json", result)

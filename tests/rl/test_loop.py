@@ -360,7 +360,7 @@ def test_bad_env_output_is_named_before_it_is_learned_from():
 
 def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
     """reward_hacking_rate: Φ touched 1 - δ without simulator success; _at_end: the episode also ended there;
-    parked_rate: failed episodes that end at Φ >= 0.5 (fooled or not)."""
+    failed_final_progress: the mean Φ at the end of failed episodes (where a policy parks)."""
     from robo_reward.rl.loop import summarize_run
 
     base = {"return": 0.0, "length": 10, "policy_s": 0.0, "env_s": 0.0, "reward_s": 0.0, "update_s": 0.0}
@@ -371,7 +371,7 @@ def test_reward_hacking_counts_touches_and_episode_ends(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = summarize_run(tmp_path)
     assert summary["reward_hacking_rate"] == 0.5 and summary["reward_hacking_rate_at_end"] == 0.25
-    assert summary["parked_rate"] == 0.25 and summary["parked_rate_final"] == 0.25
+    assert summary["failed_final_progress"] == pytest.approx((0.97 + 0.40 + 0.20) / 3) == summary["failed_final_progress_final"]
 
 
 def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm, capsys):
