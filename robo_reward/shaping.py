@@ -16,7 +16,8 @@ guidance early, pbrs's invariance once the weight is 0 — measured worse than e
 
 Every mode adds r_gold by default; `pay_gold=False` (`rl --no-gold`) withholds it, so `delta` is the issue's
 bare Φ(s') − Φ(s): the reward a progress model alone gives where no success flag exists. Its return is a
-γ-weighted mean of the progress reached, so a state held at Φ = 0.9 is worth nearly what finishing is."""
+γ-weighted mean of the progress reached, so a state held at Φ = 0.9 is worth nearly what finishing is
+(measured on MetaWorld button-press: its learners park at an over-read pose where pbrs's keep looking)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
 def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True) -> tuple[float, float]:
     """The interval every return from s lies in (so every Q(s, ·)), for Φ in [0, 1] and gold 1 at
     most once (success ends the episode; never with `pay_gold=False`, which lowers each upper end by 1).
-    pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true terminal, γ^T·Φ(s_T) → 0 when the critic bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
+    pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true terminal, γ^T·Φ(s_T) → 0 when the critic
+    bootstraps past time limits), so [−Φ(s), 1 − Φ(s)];
     delta: −Φ(s) plus a weighted mean of later Φ (weights γ^(t−1)(1 − γ), summing to 1), plus
     gold: [−Φ(s), 2 − Φ(s)]; progress: [0, 1/(1 − γ) + 1]; none: [0, 1]. Clipping TD targets to it
     stops the critic from extrapolating past any reachable return (a MetaWorld button-press critic
