@@ -81,5 +81,7 @@ def test_every_return_lies_in_the_value_range(shaping, end, pay_gold):
         assert lo - 1e-9 <= ret <= hi + 1e-9
     assert value_range("pbrs", 0.3, gamma) == pytest.approx((-0.3, 0.7))
     assert value_range("none", 0.7, gamma) == (0.0, 1.0)  # sparse: Φ plays no part
+    assert value_range("delta", 0.3, gamma, pay_gold=False) == pytest.approx((-0.3, 0.7))  # no gold: one lower
+    assert value_range("progress", 0.3, gamma, pay_gold=False) == pytest.approx((0.0, 1 / (1 - gamma)))
     with pytest.raises(ValueError, match="shaping must be one of"):
         value_range("pbrss", 0.1, gamma)
