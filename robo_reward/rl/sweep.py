@@ -22,6 +22,8 @@ from robo_reward.config import run_record, write_json
 MODES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "sparse": ("sparse", "none", ()), "dense": ("dense", "none", ()), "pbrs": ("grm", "pbrs", ()),
     "delta": ("grm", "delta", ()), "delta-nogold": ("grm", "delta", ("--no-gold",)), "progress": ("grm", "progress", ())}
+# every run single-threaded: runs side by side do not fight over cores, and (with CPU torch) the result depends on it
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ def _finished(run: Path, episodes: int) -> bool:
     return summary.exists() and json.loads(summary.read_text())["episodes"] >= episodes
 
 
+def reproduce_line(cmd: list[str]) -> str:
+    """The shell line that reruns one sweep run on its own with the same result: the thread count is part
+    of it (cloning 20 pick-place demos single-threaded and on two threads gives different weights)."""
+    return " ".join(f"{k}={v}" for k, v in THREADS.items()) + " " + shlex.join(cmd)
+
+
 def run_command(cfg: SweepConfig, mode: str, seed: str) -> list[str]:
     reward, shaping, flags = MODES[mode]
     run = cfg.out / f"{mode}-s{seed}"
@@ -66,14 +74,17 @@ def sweep(cfg: SweepConfig, progress: bool = True) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     pending = [(m, s) for m in cfg.modes for s in cfg.seeds if not _finished(out / f"{m}-s{s}", cfg.episodes)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, **THREADS}
     running: list[tuple[str, str, subprocess.Popen, IO]] = []
     failed = []
     while pending or running:
         while pending and len(running) < cfg.jobs:
             m, s = pending.pop(0)
             log = open(out / f"{m}-s{s}.log", "a")
-            running.append((m, s, subprocess.Popen(run_command(cfg, m, s), stdout=log, stderr=subprocess.STDOUT, env=env), log))
+            cmd = run_command(cfg, m, s)
+            log.write(f"# {reproduce_line(cmd)}\n")  # the run alone, bit for bit
+            log.flush()
+            running.append((m, s, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
             if progress:
                 print(f"started {m} seed {s}", flush=True)
         time.sleep(2)
