@@ -107,10 +107,11 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
 
     modes = {}
     curves = {}
+    successes_by_mode: dict[str, list[np.ndarray]] = {}
     for m in cfg.modes:
         runs = [Path(cfg.out) / f"{m}-s{s}" for s in cfg.seeds]
         summaries = [json.loads((r / "summary.json").read_text()) for r in runs]
-        successes = [np.array([row["success"] for row in load_metrics(r)], float) for r in runs]
+        successes = successes_by_mode[m] = [np.array([row["success"] for row in load_metrics(r)], float) for r in runs]
         curves[m] = np.stack([moving_success(x) for x in successes])
 
         def med(key: str) -> float | None:
@@ -125,10 +126,31 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
                     "reward_hacking_rate_max": max(s["reward_hacking_rate"] for s in summaries),
                     "failed_final_progress_final_median": med("failed_final_progress_final"),
                     "success_rate_overall_median": med("success_rate_overall")}
-    result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes)
+    speed = speed_vs_reference({m: successes_by_mode[m] for m in cfg.modes}, cfg.modes[0])
+    result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes, speed=speed)
     write_json(Path(cfg.out) / "sweep.json", result)
     _plot(Path(cfg.out) / "sweep.png", curves, cfg.task)
     return result
+
+
+def speed_vs_reference(successes: dict[str, list[np.ndarray]], reference: str) -> dict:
+    """Episodes each mode needs to reach 80% of the reference mode's final success on the same seed.
+
+    Each run's own `episodes_to_80pct_of_final` rewards a run that never improves (its final is reached at
+    once); one level per seed, set by the reference (the first --modes entry), compares speed to one bar."""
+    from robo_reward.rl.loop import FINAL_WINDOW, episodes_to
+
+    levels = [0.8 * float(x[-FINAL_WINDOW:].mean()) if len(x) else 0.0 for x in successes[reference]]
+    episodes = {m: [episodes_to(x, level) if level > 0 else None for x, level in zip(runs, levels)]
+                for m, runs in successes.items()}
+
+    def median(values: list[int | None]) -> float | None:  # a seed that never gets there counts as slowest
+        finite = [v for v in values if v is not None]
+        med = float(np.median([np.inf if v is None else v for v in values])) if finite else np.inf
+        return None if not np.isfinite(med) else med
+
+    return {"reference": reference, "level_per_seed": levels, "episodes_to_level": episodes,
+            "episodes_to_level_median": {m: median(v) for m, v in episodes.items()}}
 
 
 def _plot(path: Path, curves: dict[str, np.ndarray], task: str) -> None:

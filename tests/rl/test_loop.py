@@ -221,6 +221,25 @@ def test_success_curve_helpers():
     assert episodes_to(np.zeros(40), 0.5) is None
 
 
+def test_speed_is_measured_against_one_level_per_seed():
+    """Each mode's episodes to 80% of the reference mode's final success on that seed: a flat run that
+    never improves is not 'fast' (its own 80%-of-final is reached at once), and one that never gets there
+    counts as the slowest in the median."""
+    from robo_reward.rl.sweep import speed_vs_reference
+
+    fast = np.array([0] * 20 + [1] * 40, float)  # final 1.0: level 0.8, reached at episode 36
+    slow = np.array([0] * 35 + [1] * 25, float)  # reaches 16 of 20 at episode 51
+    flat = np.array([0, 0, 0, 1] * 15, float)  # 25% from the start to the end
+    speed = speed_vs_reference({"pbrs": [fast, fast, slow], "sparse": [slow, flat, flat]}, "pbrs")
+    assert speed["reference"] == "pbrs" and speed["level_per_seed"] == pytest.approx([0.8, 0.8, 0.8])
+    assert speed["episodes_to_level"] == {"pbrs": [36, 36, 51], "sparse": [51, None, None]}
+    assert speed["episodes_to_level_median"] == {"pbrs": 36.0, "sparse": None}
+    flat_ref = speed_vs_reference({"sparse": [flat], "pbrs": [fast]}, "sparse")  # level 0.2
+    assert flat_ref["episodes_to_level"] == {"sparse": [20], "pbrs": [24]}
+    none = speed_vs_reference({"sparse": [np.zeros(30)], "pbrs": [fast]}, "sparse")  # no level to reach
+    assert none["episodes_to_level"] == {"sparse": [None], "pbrs": [None]}
+
+
 def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     """A 1-episode run is evaluated on unseen seeds (eval.json, a video); a 2-seed sweep of it runs
     as subprocesses and draws one plot; a finished sweep is not re-run."""
@@ -247,6 +266,7 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     assert main(argv) == 0
     result = json.loads((sweep_dir / "sweep.json").read_text())
     assert len(result["modes"]["sparse"]["per_seed"]) == 2 and (sweep_dir / "sweep.png").stat().st_size > 0
+    assert result["speed"]["reference"] == "sparse" and len(result["speed"]["episodes_to_level"]["sparse"]) == 2
     first = (sweep_dir / "sparse-s1.log").read_text().splitlines()[0]  # how to rerun that run alone, threads included
     assert first.startswith("# OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ") and "--seed 1 " in first and "--warmup-steps 30" in first
     stamp = (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime
