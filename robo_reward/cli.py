@@ -117,9 +117,11 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     from robo_reward.rl.sweep import SweepConfig, sweep
 
     result = sweep(config_from_args(SweepConfig, ns))
+    speed = result["speed"]
     for mode, m in result["modes"].items():
         print(f"{mode:<9} success (last {result['final_window']}) median {m['success_rate_final_median']}, "
-              f"eval median {m['eval_success_rate_median']}, episodes to 80% of final {m['episodes_to_80pct_of_final_median']}")
+              f"eval median {m['eval_success_rate_median']}, episodes to 80% of final {m['episodes_to_80pct_of_final_median']}, "
+              f"to 80% of {speed['reference']}'s final {speed['episodes_to_level_median'][mode]}")
     print(f"wrote {Path(ns.out) / 'sweep.json'} and sweep.png")
     return 0
 

@@ -126,7 +126,7 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
                     "reward_hacking_rate_max": max(s["reward_hacking_rate"] for s in summaries),
                     "failed_final_progress_final_median": med("failed_final_progress_final"),
                     "success_rate_overall_median": med("success_rate_overall")}
-    speed = speed_vs_reference({m: successes_by_mode[m] for m in cfg.modes}, cfg.modes[0])
+    speed = speed_vs_reference(successes_by_mode, cfg.modes[0])
     result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes, speed=speed)
     write_json(Path(cfg.out) / "sweep.json", result)
     _plot(Path(cfg.out) / "sweep.png", curves, cfg.task)

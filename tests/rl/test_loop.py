@@ -267,6 +267,7 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     result = json.loads((sweep_dir / "sweep.json").read_text())
     assert len(result["modes"]["sparse"]["per_seed"]) == 2 and (sweep_dir / "sweep.png").stat().st_size > 0
     assert result["speed"]["reference"] == "sparse" and len(result["speed"]["episodes_to_level"]["sparse"]) == 2
+    assert "to 80% of sparse's final" in capsys.readouterr().out
     first = (sweep_dir / "sparse-s1.log").read_text().splitlines()[0]  # how to rerun that run alone, threads included
     assert first.startswith("# OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ") and "--seed 1 " in first and "--warmup-steps 30" in first
     stamp = (sweep_dir / "sparse-s0" / "summary.json").stat().st_mtime
