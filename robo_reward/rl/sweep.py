@@ -145,9 +145,8 @@ def speed_vs_reference(successes: dict[str, list[np.ndarray]], reference: str) -
                 for m, runs in successes.items()}
 
     def median(values: list[int | None]) -> float | None:  # a seed that never gets there counts as slowest
-        finite = [v for v in values if v is not None]
-        med = float(np.median([np.inf if v is None else v for v in values])) if finite else np.inf
-        return None if not np.isfinite(med) else med
+        med = float(np.median([np.inf if v is None else v for v in values])) if values else np.inf
+        return med if np.isfinite(med) else None
 
     return {"reference": reference, "level_per_seed": levels, "episodes_to_level": episodes,
             "episodes_to_level_median": {m: median(v) for m, v in episodes.items()}}

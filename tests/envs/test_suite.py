@@ -22,6 +22,13 @@ def run_episode(env, mode: str, seed: int):
     return run_episode_counts(env, mode, seed)[0]
 
 
+def test_registry_lists_every_metaworld_task():
+    """The registry names MetaWorld tasks without importing metaworld; the two lists must not drift apart."""
+    from robo_reward.envs.metaworld import TASKS as MW_TASKS
+
+    assert sorted(METAWORLD) == sorted(f"mw/{name}" for name in MW_TASKS)
+
+
 @pytest.mark.parametrize("task", SUITE + METAWORLD)
 def test_reset_step_match_spec(task):
     env = make_env(task, SimConfig(image_size=64))
