@@ -65,6 +65,11 @@ TASKS = {
     # reward is slow here, not starved
     "coffee-button-v3": MetaWorldTask("SawyerCoffeeButtonV3Policy", "press the coffee machine's button",
                                       ("reach", "press"), (_near, _success)),
+    # rarer still (uniform random actions: 2 of 100 episodes each, coffee-button 11, button-press 0): where sparse
+    # reward's first successes are scarce but do come
+    "handle-press-side-v3": MetaWorldTask("SawyerHandlePressSideV3Policy", "press the handle down",
+                                          ("reach", "press"), (_near, _success)),
+    "door-lock-v3": MetaWorldTask("SawyerDoorLockV3Policy", "lock the door", ("reach", "lock"), (_near, _success)),
 }
 EXPERT_MODES = ("expert", "stall", "imposter")
 

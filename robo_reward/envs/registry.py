@@ -8,7 +8,7 @@ from robo_reward.envs.tasks import TASKS
 
 METAWORLD_PREFIX = "mw/"
 METAWORLD_TASKS = ("mw/pick-place-v3", "mw/button-press-v3", "mw/drawer-close-v3", "mw/door-open-v3",
-                   "mw/coffee-button-v3")
+                   "mw/coffee-button-v3", "mw/handle-press-side-v3", "mw/door-lock-v3")
 
 
 def available_tasks() -> tuple[str, ...]:
