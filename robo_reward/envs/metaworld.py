@@ -65,7 +65,7 @@ TASKS = {
     # reward is slow here, not starved
     "coffee-button-v3": MetaWorldTask("SawyerCoffeeButtonV3Policy", "press the coffee machine's button",
                                       ("reach", "press"), (_near, _success)),
-    # rarer still (uniform random actions: 2 of 100 episodes each, coffee-button 11, button-press 0): where sparse
+    # rarer still (uniform random actions: 2 and 3 of 100 episodes, coffee-button 11, button-press 0): where sparse
     # reward's first successes are scarce but do come
     "handle-press-side-v3": MetaWorldTask("SawyerHandlePressSideV3Policy", "press the handle down",
                                           ("reach", "press"), (_near, _success)),
