@@ -17,11 +17,11 @@ from robo_reward.config import write_json
 SUFFIX = "-goal-observable"
 
 
-def random_successes(name: str, episodes: int, max_steps: int = 60, seed: int = 400_000) -> int:
+def random_successes(name: str, episodes: int, seed: int = 400_000) -> int:
     """Episodes of `name` that uniform random actions (held for MetaWorldEnv's action repeat) solve."""
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE as ENVS
 
-    from robo_reward.envs.metaworld import DEFAULT_HZ, NATIVE_HZ
+    from robo_reward.envs.metaworld import DEFAULT_HZ, MAX_STEPS, NATIVE_HZ
 
     repeat = max(1, round(NATIVE_HZ / DEFAULT_HZ))
     env = ENVS[name + SUFFIX]()
@@ -32,7 +32,7 @@ def random_successes(name: str, episodes: int, max_steps: int = 60, seed: int = 
         env._freeze_rand_vec = False  # as MetaWorldEnv.reset: a fresh object layout per seed
         env.np_random = np.random.default_rng(seed + ep)
         env.reset()
-        for _ in range(max_steps):
+        for _ in range(MAX_STEPS):
             action = rng.uniform(-1.0, 1.0, 4)
             for _ in range(repeat):
                 info = env.step(action)[4]
@@ -55,7 +55,9 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         counts = dict(zip(names, pool.map(random_successes, names, [args.episodes] * len(names))))
     ranked = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-    write_json(args.out, {"episodes": args.episodes, "max_steps": 60, "successes": ranked})
+    from robo_reward.envs.metaworld import MAX_STEPS
+
+    write_json(args.out, {"episodes": args.episodes, "max_steps": MAX_STEPS, "successes": ranked})
     for name, n in ranked.items():
         if n:
             print(f"{name:32s} {n}/{args.episodes}")

@@ -29,6 +29,7 @@ NATIVE_HZ = 80.0
 DEFAULT_HZ = 20.0
 Predicate = Callable[[dict], bool]
 REACH_DISTANCE = 0.06  # metres between the hand and the object's reference point
+MAX_STEPS = 60  # control steps per episode (3 s at 20 Hz)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class MetaWorldTask:
     text: str
     subtasks: tuple[str, ...]
     predicates: tuple[Predicate, ...]  # one per subtask; the last is success
-    max_steps: int = 60
+    max_steps: int = MAX_STEPS
 
 
 def _near(info: dict) -> bool:
