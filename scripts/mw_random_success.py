@@ -15,9 +15,10 @@ import numpy as np
 from robo_reward.config import write_json
 
 SUFFIX = "-goal-observable"
+SEED = 400_000  # episode k resets with SEED + k; actions come from one generator seeded with SEED
 
 
-def random_successes(name: str, episodes: int, seed: int = 400_000) -> int:
+def random_successes(name: str, episodes: int, seed: int = SEED) -> int:
     """Episodes of `name` that uniform random actions (held for MetaWorldEnv's action repeat) solve."""
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE as ENVS
 
@@ -57,7 +58,7 @@ def main() -> None:
     ranked = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
     from robo_reward.envs.metaworld import MAX_STEPS
 
-    write_json(args.out, {"episodes": args.episodes, "max_steps": MAX_STEPS, "successes": ranked})
+    write_json(args.out, {"episodes": args.episodes, "max_steps": MAX_STEPS, "seed": SEED, "successes": ranked})
     for name, n in ranked.items():
         if n:
             print(f"{name:32s} {n}/{args.episodes}")
