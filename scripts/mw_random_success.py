@@ -13,26 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from robo_reward.config import write_json
+from robo_reward.envs.metaworld import MAX_STEPS, action_repeat, make_raw_env, metaworld_task_names, reset_raw
 
-SUFFIX = "-goal-observable"
 SEED = 400_000  # episode k resets with SEED + k; actions come from one generator seeded with SEED
 
 
 def random_successes(name: str, episodes: int, seed: int = SEED) -> int:
     """Episodes of `name` that uniform random actions (held for MetaWorldEnv's action repeat) solve."""
-    from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE as ENVS
-
-    from robo_reward.envs.metaworld import DEFAULT_HZ, MAX_STEPS, NATIVE_HZ
-
-    repeat = max(1, round(NATIVE_HZ / DEFAULT_HZ))
-    env = ENVS[name + SUFFIX]()
-    env.seeded_rand_vec = True
+    repeat = action_repeat(None)
+    env = make_raw_env(name)
     rng = np.random.default_rng(seed)
     solved = 0
     for ep in range(episodes):
-        env._freeze_rand_vec = False  # as MetaWorldEnv.reset: a fresh object layout per seed
-        env.np_random = np.random.default_rng(seed + ep)
-        env.reset()
+        reset_raw(env, seed + ep)
         for _ in range(MAX_STEPS):
             action = rng.uniform(-1.0, 1.0, 4)
             for _ in range(repeat):
@@ -50,14 +43,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("docs/metaworld_random_success.json"))
     args = parser.parse_args()
-    from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE as ENVS
-
-    names = sorted(k[: -len(SUFFIX)] for k in ENVS)
+    if args.episodes < 1 or args.workers < 1:
+        parser.error(f"--episodes and --workers must be >= 1, got {args.episodes} and {args.workers}")
+    names = metaworld_task_names()
     with ProcessPoolExecutor(args.workers) as pool:
         counts = dict(zip(names, pool.map(random_successes, names, [args.episodes] * len(names))))
     ranked = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-    from robo_reward.envs.metaworld import MAX_STEPS
-
     write_json(args.out, {"episodes": args.episodes, "max_steps": MAX_STEPS, "seed": SEED, "successes": ranked})
     for name, n in ranked.items():
         if n:

@@ -75,6 +75,34 @@ TASKS = {
 EXPERT_MODES = ("expert", "stall", "imposter")
 
 
+def make_raw_env(name: str):
+    """MetaWorld's own goal-observable env for `name` (any v3 task, not only ours), set up as MetaWorldEnv uses it."""
+    env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{name}-goal-observable"]()
+    # MetaWorld draws the object's start from numpy's global generator unless `seeded_rand_vec` is set: without it
+    # the seed passed to reset chose nothing and two resets with one seed started the drawer in different places
+    env.seeded_rand_vec = True
+    env.model.vis.quality.shadowsize = 0
+    env.model.vis.quality.offsamples = 0
+    return env
+
+
+def reset_raw(env, seed: int | None) -> np.ndarray:
+    """Reset a raw env with a fresh object layout drawn from `seed`; MetaWorld's observation."""
+    env._freeze_rand_vec = False
+    env.np_random = np.random.default_rng(seed)
+    return env.reset()[0]
+
+
+def action_repeat(control_hz: float | None) -> int:
+    """MetaWorld steps (80 Hz) per control step."""
+    return max(1, round(NATIVE_HZ / (control_hz or DEFAULT_HZ)))
+
+
+def metaworld_task_names() -> list[str]:
+    """Every MetaWorld v3 task, ours or not."""
+    return sorted(k.removesuffix("-goal-observable") for k in ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE)
+
+
 class MetaWorldEnv:
     """A MetaWorld v3 task (goal observable) as an `Env`. Reward is sparse success; MetaWorld's own
     dense reward is in info["dense_reward"]."""
@@ -88,14 +116,8 @@ class MetaWorldEnv:
         config.validate()
         self.task = TASKS[name]
         self.config = config
-        self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[f"{name}-goal-observable"]()
-        # MetaWorld draws the object's start from numpy's global generator unless `seeded_rand_vec` is set: without it
-        # the seed passed to reset chose nothing and two resets with one seed started the drawer in different places
-        self._env.seeded_rand_vec = True
-        self._env.model.vis.quality.shadowsize = 0
-        self._env.model.vis.quality.offsamples = 0
-        hz = config.control_hz or DEFAULT_HZ
-        self._repeat = max(1, round(NATIVE_HZ / hz))
+        self._env = make_raw_env(name)
+        self._repeat = action_repeat(config.control_hz)
         self._renderer: mujoco.Renderer | None = None
         self._arm_qadr = np.array([self._env.model.jnt_qposadr[self._env.model.joint(f"right_j{i}").id] for i in range(7)])
         self._obs = np.zeros(39)
@@ -112,10 +134,8 @@ class MetaWorldEnv:
         )
 
     def reset(self, seed: int | None = None) -> TimeStep:
-        self._env._freeze_rand_vec = False
-        self._env.np_random = np.random.default_rng(seed)
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
-        self._obs, _ = self._env.reset()
+        self._obs = reset_raw(self._env, seed)
         self._t = 0
         self.completed = 0
         self._info = {"success": 0.0, "near_object": 0.0, "grasp_success": False, "unscaled_reward": 0.0}

@@ -29,6 +29,15 @@ def test_registry_lists_every_metaworld_task():
     assert sorted(METAWORLD) == sorted(f"mw/{name}" for name in MW_TASKS)
 
 
+def test_metaworld_task_names_cover_the_benchmark():
+    """mw_random_success.py surveys MetaWorld's whole v3 list: 50 tasks, ours among them."""
+    from robo_reward.envs.metaworld import TASKS as MW_TASKS
+    from robo_reward.envs.metaworld import metaworld_task_names
+
+    names = metaworld_task_names()
+    assert len(names) == 50 and set(MW_TASKS) <= set(names) and not any(n.endswith("-goal-observable") for n in names)
+
+
 @pytest.mark.parametrize("task", SUITE + METAWORLD)
 def test_reset_step_match_spec(task):
     env = make_env(task, SimConfig(image_size=64))
