@@ -92,6 +92,42 @@ def test_value_range_caps_the_critic_and_survives_a_checkpoint(tmp_path):
     assert np.isinf(back.q_high[:100]).all() and np.isinf(back.q_low[:100]).all()
 
 
+@pytest.mark.parametrize("bounded", [False, True])
+def test_pbrs_is_sparse_reward_with_the_critic_started_at_phi(bounded):
+    """Q_pbrs = Q_sparse − Φ(s) through every SAC step, not only at the fixed point: a learner on PBRS rewards whose
+    critics output Q_θ(s, a) − Φ(s) takes the sparse learner's steps on the same batches (with or without value
+    bounds). So all PBRS changes is where the critic starts (docs/BENCHMARKS.md, "Why PBRS cannot be much faster")."""
+    from robo_reward.shaping import UNBOUNDED, shaped_reward, value_range
+
+    def phi(x):  # a potential of the observation (the learner's normalisation is the identity here)
+        return torch.sigmoid(3.0 * torch.as_tensor(x)[..., 0])
+
+    rng, gamma = np.random.default_rng(0), 0.95
+    sparse_buf, pbrs_buf = ReplayBuffer(200, 2, 1), ReplayBuffer(200, 2, 1)
+    for i in range(200):
+        s, s2, a = rng.normal(size=2).astype(np.float32), rng.normal(size=2).astype(np.float32), rng.uniform(-1, 1, 1)
+        success = i % 5 == 0  # a success ends the episode; the other rows are steps or time-limit truncations
+        phi_s, phi_next = float(phi(s)), float(phi(s2))
+        bounds = {m: value_range(m, phi_s, gamma) if bounded else UNBOUNDED for m in ("none", "pbrs")}
+        sparse_buf.add(s, a, float(success), s2, success, bounds["none"])
+        pbrs_buf.add(s, a, shaped_reward("pbrs", success, phi_s, phi_next, gamma, success).total, s2, success, bounds["pbrs"])
+
+    def train(buf: ReplayBuffer, offset: bool) -> SAC:
+        sac = SAC(2, 1, SACConfig(gamma=gamma), torch.device("cpu"), seed=0)  # re-seeds torch: same noise for both
+        if offset:
+            sac._q = lambda nets, obs, act: SAC._q(sac, nets, obs, act) - phi(obs)[None]
+        batches = np.random.default_rng(1)
+        for _ in range(20):  # Adam magnifies float rounding over many more steps
+            sac.update(sample_mixed(buf, None, 64, batches, torch.device("cpu")))
+        return sac
+
+    sparse, pbrs = train(sparse_buf, offset=False), train(pbrs_buf, offset=True)
+    for net in ("actor", "critics", "target"):
+        for p, q in zip(getattr(sparse, net).parameters(), getattr(pbrs, net).parameters(), strict=True):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5)
+    assert sparse.log_alpha.item() == pytest.approx(pbrs.log_alpha.item(), abs=1e-6)
+
+
 def test_delta_excess_is_weighted_when_learned_from_and_survives_a_checkpoint(tmp_path):
     """The excess is stored apart from the reward and weighted by the learner's current weight at each
     update, so rows collected early stop paying it once the anneal reaches 0 (older buffers: none)."""
