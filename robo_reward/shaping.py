@@ -9,11 +9,12 @@ alone) are the baselines the ablations compare against.
 
 delta = pbrs + (1 − γ)·Φ(s') (Φ(s') itself at a true terminal). Under a policy that never succeeds every
 pbrs return is −Φ(s) whatever it does, so the critic's fixed point has no advantage to offer until a
-success is seen. More exactly, a SAC learner on pbrs is the sparse learner with its critic started at Φ(s),
-update for update (tests/rl/test_loop.py): pbrs helps only while the critic unlearns that start. Delta's
-excess pays for reaching high Φ before that, our reading of why delta trains faster where successes are rare. `anneal_weight` fades the excess out (`rl --delta-anneal`): delta's
-guidance early, pbrs's invariance once the weight is 0 — measured worse than either on button-press
-(docs/BENCHMARKS.md), kept off by default.
+success is seen. More exactly, a SAC learner on pbrs is the sparse learner with its critic started at
+Φ(s), update for update (tests/rl/test_loop.py): pbrs helps only while the critic unlearns that start.
+Delta's excess pays for reaching high Φ before that, our reading of why delta trains faster where
+successes are rare. `anneal_weight` fades the excess out (`rl --delta-anneal`): delta's guidance early,
+pbrs's invariance once the weight is 0 — measured worse than either on button-press (docs/BENCHMARKS.md),
+kept off by default.
 
 Every mode adds r_gold by default; `pay_gold=False` (`rl --no-gold`) withholds it, so `delta` is the issue's
 bare Φ(s') − Φ(s): the reward a progress model alone gives where no success flag exists. Its return is a

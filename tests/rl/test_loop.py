@@ -96,7 +96,7 @@ def test_value_range_caps_the_critic_and_survives_a_checkpoint(tmp_path):
 def test_pbrs_is_sparse_reward_with_the_critic_started_at_phi(bounded):
     """Q_pbrs = Q_sparse − Φ(s) through every SAC step, not only at the fixed point: a learner on PBRS rewards whose
     critics output Q_θ(s, a) − Φ(s) takes the sparse learner's steps on the same batches (with or without value
-    bounds). So all PBRS changes is where the critic starts (docs/BENCHMARKS.md, "Why PBRS cannot be much faster")."""
+    bounds). So all PBRS changes is where the critic starts (docs/BENCHMARKS.md, "Why PBRS is not much faster")."""
     from robo_reward.shaping import UNBOUNDED, shaped_reward, value_range
 
     def phi(x):  # a potential of the observation (the learner's normalisation is the identity here)
