@@ -69,14 +69,19 @@ def gold_reward(env_success: bool, phi_next: float | None, delta: float = DEFAUL
 
 
 def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float, gamma: float, terminated: bool,
-                  delta: float = DEFAULT_DELTA, gold_from_model: bool = False, pay_gold: bool = True) -> ShapedReward:
+                  delta: float = DEFAULT_DELTA, gold_from_model: bool = False, pay_gold: bool = True,
+                  scale: float = 1.0) -> ShapedReward:
+    """`scale` multiplies pbrs's potential (k·Φ is as policy-invariant as Φ; gold stays 1 and r_gold from the
+    model still reads the unscaled Φ)."""
     if shaping not in SHAPINGS:
         raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
+    if scale != 1.0 and shaping != "pbrs":
+        raise ValueError(f"a potential scale other than 1 is for pbrs only, got {scale} with {shaping!r}")
     gold = gold_reward(env_success, phi_next, delta, gold_from_model) if pay_gold else 0.0
     excess = 0.0
     if shaping == "pbrs":
-        f = pbrs(phi_s, phi_next, gamma, terminated)
-        excess = delta_excess(phi_next, gamma, terminated)
+        f = pbrs(scale * phi_s, scale * phi_next, gamma, terminated)
+        excess = delta_excess(scale * phi_next, gamma, terminated)
     elif shaping == "delta":
         f = phi_next - phi_s
     elif shaping == "progress":
@@ -86,7 +91,7 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
     return ShapedReward(gold + f, gold, f, excess)
 
 
-def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True) -> tuple[float, float]:
+def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True, scale: float = 1.0) -> tuple[float, float]:
     """The interval every return from s lies in (so every Q(s, ·)), for Φ in [0, 1] and gold 1 at
     most once (success ends the episode; never with `pay_gold=False`, which lowers each upper end by 1).
     pbrs: the shaping telescopes to −Φ(s) (Φ = 0 at a true terminal, γ^T·Φ(s_T) → 0 when the critic
@@ -95,10 +100,12 @@ def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True)
     gold: [−Φ(s), 2 − Φ(s)]; progress: [0, 1/(1 − γ) + 1]; none: [0, 1]. Clipping TD targets to it
     stops the critic from extrapolating past any reachable return (a MetaWorld button-press critic
     valued a start state at 1.12 where no return exceeds 0.95); an overestimate inside the range it
-    leaves (docs/BENCHMARKS.md)."""
+    leaves (docs/BENCHMARKS.md). `scale` is pbrs's potential scale: [−k·Φ(s), 1 − k·Φ(s)]."""
     gold = 1.0 if pay_gold else 0.0
+    if scale != 1.0 and shaping != "pbrs":
+        raise ValueError(f"a potential scale other than 1 is for pbrs only, got {scale} with {shaping!r}")
     if shaping == "pbrs":
-        return -phi_s, gold - phi_s
+        return -scale * phi_s, gold - scale * phi_s
     if shaping == "delta":
         return -phi_s, 1.0 + gold - phi_s
     if shaping == "progress":

@@ -65,19 +65,21 @@ def test_no_gold_delta_is_bare_progress_difference():
     assert shaped_reward("delta", False, 0.9, 0.9, 0.95, False, pay_gold=False).total == 0.0
 
 
-@pytest.mark.parametrize("shaping,pay_gold", [("pbrs", True), ("delta", True), ("progress", True), ("none", True),
-                                              ("delta", False), ("progress", False)])  # rl --no-gold allows these two
+@pytest.mark.parametrize("shaping,pay_gold,scale", [("pbrs", True, 1.0), ("pbrs", True, 3.0), ("delta", True, 1.0),
+                                                    ("progress", True, 1.0), ("none", True, 1.0),
+                                                    ("delta", False, 1.0), ("progress", False, 1.0)])  # rl --no-gold allows these two
 @pytest.mark.parametrize("end", ["success", "failure", "time limit"])
-def test_every_return_lies_in_the_value_range(shaping, end, pay_gold):
+def test_every_return_lies_in_the_value_range(shaping, end, pay_gold, scale):
     """Gold 1 at most once (success ends the episode), or never: whatever the path of Φ, the discounted
-    return from s lies in value_range(Φ(s))."""
+    return from s lies in value_range(Φ(s)) (pbrs with its potential scaled by `scale` too)."""
     rng = np.random.default_rng(1)
     gamma, n = 0.9, 12
     for k in range(300):
         phi = rng.uniform(0, 1, n + 1) if k % 3 else np.r_[rng.uniform(0, 1), np.tile([0.0, 1.0], n)[:n]]  # + oscillating paths
         ret = sum(gamma**t * shaped_reward(shaping, end == "success" and t == n - 1, phi[t], phi[t + 1], gamma,
-                                           end != "time limit" and t == n - 1, pay_gold=pay_gold).total for t in range(n))
-        lo, hi = value_range(shaping, phi[0], gamma, pay_gold)
+                                           end != "time limit" and t == n - 1, pay_gold=pay_gold, scale=scale).total
+                  for t in range(n))
+        lo, hi = value_range(shaping, phi[0], gamma, pay_gold, scale)
         assert lo - 1e-9 <= ret <= hi + 1e-9
     assert value_range("pbrs", 0.3, gamma) == pytest.approx((-0.3, 0.7))
     assert value_range("none", 0.7, gamma) == (0.0, 1.0)  # sparse: Φ plays no part
@@ -85,3 +87,19 @@ def test_every_return_lies_in_the_value_range(shaping, end, pay_gold):
     assert value_range("progress", 0.3, gamma, pay_gold=False) == pytest.approx((0.0, 1 / (1 - gamma)))
     with pytest.raises(ValueError, match="shaping must be one of"):
         value_range("pbrss", 0.1, gamma)
+    assert value_range("pbrs", 0.3, gamma, scale=3.0) == pytest.approx((-0.9, 0.1))
+    with pytest.raises(ValueError, match="for pbrs only"):
+        value_range("delta", 0.3, gamma, scale=3.0)
+    with pytest.raises(ValueError, match="for pbrs only"):
+        shaped_reward("delta", False, 0.3, 0.4, gamma, False, scale=3.0)
+
+
+def test_a_scaled_potential_still_telescopes_and_gold_reads_the_model_unscaled():
+    """k·Φ is a potential like Φ: an episode's shaping sums to −k·Φ(s_0) at a true terminal; r_gold from
+    the model fires on Φ itself (0.96 >= 1 − δ), not on k·Φ."""
+    rng = np.random.default_rng(3)
+    phi, gamma, n = rng.uniform(0, 0.9, 21), 0.95, 20
+    total = sum(gamma**t * shaped_reward("pbrs", False, phi[t], phi[t + 1], gamma, t == n - 1, scale=4.0).shaping for t in range(n))
+    assert total == pytest.approx(-4.0 * phi[0])
+    assert shaped_reward("pbrs", False, 0.2, 0.96, gamma, False, gold_from_model=True, scale=0.5).gold == 1.0
+    assert shaped_reward("pbrs", False, 0.2, 0.5, gamma, False, gold_from_model=True, scale=4.0).gold == 0.0

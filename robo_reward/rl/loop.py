@@ -55,6 +55,7 @@ class RLConfig:
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
     no_gold: bool = field(default=False, metadata={"help": "with --shaping delta or progress: pay no r_gold (success still ends the episode); delta is then the bare Φ(s') − Φ(s), as where no success flag exists"})
     delta_anneal: int = field(default=0, metadata={"help": "with --shaping pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes, re-weighted in replay: delta's early guidance, pbrs's invariance after (0: pure pbrs)"})
+    potential_scale: float = field(default=1.0, metadata={"help": "with --shaping pbrs: shape with k·Φ (as policy-invariant as Φ; the critic starts k·Φ(s) high, see shaping.py)"})
     value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
     fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
@@ -73,6 +74,9 @@ class RLConfig:
             raise ValueError(f"--shaping must be one of {SHAPINGS}")
         if self.delta_anneal < 0 or (self.delta_anneal and (self.shaping != "pbrs" or not self.reward.startswith("grm:"))):
             raise ValueError(f"--delta-anneal must be >= 0, and > 0 only with --shaping pbrs and a grm reward, got {self.delta_anneal}")
+        if self.potential_scale <= 0 or (self.potential_scale != 1.0 and (self.shaping != "pbrs" or not self.reward.startswith("grm:") or self.delta_anneal)):
+            raise ValueError(f"--potential-scale must be > 0, and other than 1 only with a grm reward and --shaping pbrs "
+                             f"(not --delta-anneal), got {self.potential_scale}")
         if self.no_gold and (not self.reward.startswith("grm:") or self.shaping not in ("delta", "progress") or self.gold_from_model):
             raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
                              "(pbrs or sparse without gold pays every policy the same return)")
@@ -152,7 +156,8 @@ class RewardSource:
             return ShapedReward(dense_reward(ts, self.cfg.gamma), float(ts.info["success"]), 0.0), 0.0
         phi_next = self._phi(ts) if self.stream is not None else 0.0
         return shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
-                             gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold), phi_next
+                             gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold,
+                             scale=self.cfg.potential_scale if self.shaping == "pbrs" else 1.0), phi_next
 
     def value_range(self, phi_s: float) -> tuple[float, float]:
         """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
@@ -160,7 +165,8 @@ class RewardSource:
         if not self.cfg.value_bounds or self.cfg.reward == "dense" or self.cfg.gold_from_model:
             return UNBOUNDED
         # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
-        return value_range("delta" if self.cfg.delta_anneal else self.shaping, phi_s, self.cfg.gamma, not self.cfg.no_gold)
+        shaping = "delta" if self.cfg.delta_anneal else self.shaping
+        return value_range(shaping, phi_s, self.cfg.gamma, not self.cfg.no_gold, self.cfg.potential_scale if shaping == "pbrs" else 1.0)
 
 
 def dense_reward(ts: TimeStep, gamma: float) -> float:
@@ -220,6 +226,8 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         learner.load_state_dict(state["learner"])
         start_ep, total_steps = state["episode"], state["total_steps"]
         rng = state["rng"]
+        if "torch_rng" in state:  # the actor's exploration noise goes on where it stopped (not saved before 2026-12-05)
+            set_torch_rng(state["torch_rng"], device)
         online.load(ckpt / "online.npz")
         if demos is not None and (ckpt / "demos.npz").exists():
             demos.load(ckpt / "demos.npz")
@@ -356,11 +364,24 @@ def _save(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | 
           rng: np.random.Generator) -> None:
     """Atomic: everything goes to a staging folder that then replaces the old checkpoint."""
     tmp = staging_dir(ckpt)
-    torch.save({"learner": learner.state_dict(), "episode": episode, "total_steps": total_steps, "rng": rng}, tmp / "state.pt")
+    torch.save({"learner": learner.state_dict(), "episode": episode, "total_steps": total_steps, "rng": rng,
+                "torch_rng": torch_rng(learner.device)}, tmp / "state.pt")
     online.save(tmp / "online.npz")
     if demos is not None:
         demos.save(tmp / "demos.npz")
     swap_in(tmp, ckpt)
+
+
+def torch_rng(device: torch.device) -> torch.Tensor:
+    """The generator the actor samples its exploration noise from (the CPU one, or the device's)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def set_torch_rng(state: torch.Tensor, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state.cpu(), device)
+    else:
+        torch.set_rng_state(state.cpu())
 
 
 def load_metrics(run: Path) -> list[dict]:

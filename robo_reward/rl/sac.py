@@ -262,7 +262,7 @@ class SAC:
         return {"actor": self.actor.state_dict(), "critics": self.critics.state_dict(), "target": self.target.state_dict(),
                 "log_alpha": self.log_alpha.detach().cpu(), "actor_opt": self.actor_opt.state_dict(),
                 "critic_opt": self.critic_opt.state_dict(), "alpha_opt": self.alpha_opt.state_dict(),
-                "obs_mean": self.obs_mean.cpu(), "obs_std": self.obs_std.cpu(),
+                "obs_mean": self.obs_mean.cpu(), "obs_std": self.obs_std.cpu(), "rng": self.rng.bit_generator.state,
                 "bc_actor": None if self.bc_actor is None else self.bc_actor.state_dict()}
 
     def load_state_dict(self, s: dict) -> None:
@@ -280,5 +280,7 @@ class SAC:
         self.actor_opt.load_state_dict(s["actor_opt"])
         self.critic_opt.load_state_dict(s["critic_opt"])
         self.alpha_opt.load_state_dict(s["alpha_opt"])
+        if "rng" in s:  # the critic-pair and batch choices go on where they stopped (not saved before 2026-12-05)
+            self.rng.bit_generator.state = s["rng"]
         if "obs_mean" in s:  # runs from before observation normalisation have none (identity)
             self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)

@@ -18,9 +18,10 @@ import numpy as np
 
 from robo_reward.config import run_record, write_json
 
-# mode -> (reward, shaping, extra rl flags); delta-nogold is the issue's bare Φ(s') − Φ(s), delta adds r_gold
+# mode -> (reward, shaping, extra rl flags); delta-nogold is the issue's bare Φ(s') − Φ(s), delta adds r_gold;
+# sparse-grm is sparse reward with the model still run, for its features (--obs state+grm)
 MODES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "sparse": ("sparse", "none", ()), "dense": ("dense", "none", ()), "pbrs": ("grm", "pbrs", ()),
+    "sparse": ("sparse", "none", ()), "sparse-grm": ("grm", "none", ()), "dense": ("dense", "none", ()), "pbrs": ("grm", "pbrs", ()),
     "delta": ("grm", "delta", ()), "delta-nogold": ("grm", "delta", ("--no-gold",)), "progress": ("grm", "progress", ())}
 # every run single-threaded: runs side by side do not fight over cores, and (with CPU torch) the result depends on it
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

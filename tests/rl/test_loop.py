@@ -30,6 +30,28 @@ def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
     assert [r["episode"] for r in rows] == [0, 1, 2, 3] and rows[3]["total_steps"] == 400
 
 
+TIMERS = ("policy_s", "env_s", "reward_s", "update_s")
+
+
+def test_a_resumed_run_is_the_uninterrupted_run(tmp_path):
+    """Killed and resumed, a run continues exactly as if it had never stopped: same episodes, same
+    learner. Needs every generator in the checkpoint: the loop's, the learner's own (which 2 of the 3 critics) and
+    torch's (the actor's exploration noise)."""
+    def run(out, episodes, resume=False):
+        run_rl(RLConfig(task="pick-place", out=out, episodes=episodes, resume=resume, n_critics=3, **FAST), progress=False)
+        rows = [{k: v for k, v in json.loads(x).items() if k not in TIMERS} for x in (out / "metrics.jsonl").read_text().splitlines()]
+        return rows, torch.load(out / "checkpoint" / "state.pt", weights_only=False)["learner"]
+
+    whole, learner = run(tmp_path / "whole", 2)
+    run(tmp_path / "resumed", 1)
+    torch.manual_seed(123)  # whatever the process did in between
+    resumed, resumed_learner = run(tmp_path / "resumed", 2, resume=True)
+    assert resumed == whole and whole[1]["total_steps"] == 200
+    for part in ("actor", "critics"):
+        for k, v in learner[part].items():
+            assert torch.equal(v, resumed_learner[part][k]), (part, k)
+
+
 def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
     out = tmp_path / "grm"
     run_rl(RLConfig(task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm",
@@ -63,6 +85,10 @@ def test_bad_rl_config():
         RLConfig(task="pick-place", out="x", obs="state+grm").validate()
     with pytest.raises(ValueError, match="--bc-ensemble .* only with a frozen clone"):
         RLConfig(task="pick-place", out="x", demo_episodes=2, bc_init_steps=10, bc_ensemble=5).validate()
+    for bad in (dict(reward="grm:m", potential_scale=0.0), dict(reward="grm:m", shaping="delta", potential_scale=2.0),
+                dict(potential_scale=2.0)):  # not positive; not pbrs; sparse reward has no potential
+        with pytest.raises(ValueError, match="--potential-scale"):
+            RLConfig(task="pick-place", out="x", **bad).validate()
 
 
 def test_timeouts_bootstrap_and_terminals_do_not():
