@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robo_reward.rl.loop import RewardSource, RLConfig, observation, sac_config
+from robo_reward.rl.loop import RewardSource, RLConfig, observation, reads_grm, reads_privileged, sac_config
 from robo_reward.rl.sac import SAC
 from robo_reward.types import BoxSpec, Observation, TimeStep
 
@@ -46,7 +46,7 @@ class _RunPolicy:
         self.device = self.learner.device
         self.keep = None if record.get("state_index") is None else np.array(record["state_index"])  # older runs: all
         # the GRM is only needed when the policy reads its features; a privileged policy reads simulator state
-        rcfg = self.cfg if self.cfg.obs == "state+grm" else dataclasses.replace(self.cfg, reward="sparse")
+        rcfg = self.cfg if reads_grm(self.cfg.obs) else dataclasses.replace(self.cfg, reward="sparse")
         self.reward = RewardSource(rcfg, record["task_text"], self.device)
         self.cameras = self.reward.cameras if self.reward.stream is not None else ()
         self._first = True
@@ -69,7 +69,7 @@ class RLPolicy(_RunPolicy):
 
     def __init__(self, run_dir: Path, device: str = "cpu") -> None:
         super().__init__(run_dir, device, deterministic=True)
-        if self.cfg.obs == "privileged":
+        if reads_privileged(self.cfg.obs):
             raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
                              "(train with --obs state+grm --reward grm:<dir>)")
 

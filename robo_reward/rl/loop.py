@@ -26,6 +26,19 @@ from robo_reward.types import TimeStep
 FINAL_WINDOW = 20
 
 
+OBSERVATIONS = ("privileged", "state+grm", "privileged+grm")  # what the policy and critics read beside the robot state
+
+
+def reads_privileged(obs: str) -> bool:
+    """Simulator object state: sim only, never on a real arm."""
+    return obs.startswith("privileged")
+
+
+def reads_grm(obs: str) -> bool:
+    """The frozen GRM encoder's embedding of the current views (needs the model run every step)."""
+    return obs.endswith("+grm")
+
+
 @dataclass(frozen=True)
 class RLConfig:
     task: str = field(metadata={"help": "task name"})
@@ -33,7 +46,7 @@ class RLConfig:
     episodes: int = field(default=100, metadata={"help": "online episodes"})
     reward: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>"})
     shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
-    obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features)"})
+    obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features) | privileged+grm (both: a sim-only ablation)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
     demo_noise: float = field(default=0.0, metadata={"help": "DART: Gaussian noise (policy units) on the scripted expert's executed motion; clones copy the clean action"})
     demos: Path | None = field(default=None, metadata={"help": "LeRobot dataset whose successful episodes fill the demonstration buffer (instead of --demo-episodes; needs --obs state+grm)"})
@@ -82,10 +95,10 @@ class RLConfig:
                              "(pbrs or sparse without gold pays every policy the same return)")
         if self.fusion not in FUSIONS:
             raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        if self.obs not in ("privileged", "state+grm"):
-            raise ValueError(f"--obs must be privileged or state+grm, got {self.obs!r}")
-        if self.obs == "state+grm" and not self.reward.startswith("grm:"):
-            raise ValueError("--obs state+grm needs a GRM: pass --reward grm:<dir>")
+        if self.obs not in OBSERVATIONS:
+            raise ValueError(f"--obs must be one of {OBSERVATIONS}, got {self.obs!r}")
+        if reads_grm(self.obs) and not self.reward.startswith("grm:"):
+            raise ValueError(f"--obs {self.obs} needs a GRM: pass --reward grm:<dir>")
         if self.env not in ("sim", "ros"):
             raise ValueError(f"--env must be sim or ros, got {self.env!r}")
         if (self.ibrl or self.residual > 0) and not self.bc_init_steps:
@@ -104,7 +117,7 @@ class RLConfig:
             raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes or --demos)")
         if self.env == "ros" and self.demo_episodes:
             raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR")
-        if self.env == "ros" and self.ros_real and (self.obs == "privileged" or self.reward == "dense"):
+        if self.env == "ros" and self.ros_real and (reads_privileged(self.obs) or self.reward == "dense"):
             raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
 
 
@@ -193,8 +206,8 @@ def check_timestep(ts: TimeStep, spec, episode: int, step: int) -> TimeStep:
 
 def observation(cfg: RLConfig, ts: TimeStep, reward: RewardSource, keep: np.ndarray | None = None) -> np.ndarray:
     state = ts.obs.state if keep is None else ts.obs.state[keep]
-    extra = ts.info["privileged"] if cfg.obs == "privileged" else reward.embedding
-    return np.concatenate([state, extra]).astype(np.float32)
+    parts = [state] + ([ts.info["privileged"]] if reads_privileged(cfg.obs) else []) + ([reward.embedding] if reads_grm(cfg.obs) else [])
+    return np.concatenate(parts).astype(np.float32)
 
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
@@ -240,7 +253,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
 
             labels = None
             if cfg.demos is not None:
-                env_state_dim = len(ts.info["privileged"]) if cfg.obs == "privileged" else None
+                env_state_dim = len(ts.info["privileged"]) if reads_privileged(cfg.obs) else None
                 source = dataset_demos(Path(cfg.demos), env.spec, cams, reward, observe, demos, env_state_dim)
             else:
                 source = {"scripted_demo_episodes": cfg.demo_episodes, "demo_noise": cfg.demo_noise}

@@ -91,6 +91,23 @@ def test_bad_rl_config():
             RLConfig(task="pick-place", out="x", **bad).validate()
 
 
+def test_observation_modes_read_what_they_name():
+    """Robot state first (only the kept entries), then object state and/or the GRM's embedding."""
+    from types import SimpleNamespace
+
+    from robo_reward.rl.loop import observation
+
+    ts = SimpleNamespace(obs=SimpleNamespace(state=np.array([1.0, 2.0, 3.0])), info={"privileged": np.array([4.0, 5.0])})
+    reward = SimpleNamespace(embedding=np.array([6.0, 7.0, 8.0]))
+    got = {m: observation(RLConfig(task="t", out="x", obs=m), ts, reward, np.array([0, 2])).tolist()
+           for m in ("privileged", "state+grm", "privileged+grm")}
+    assert got == {"privileged": [1, 3, 4, 5], "state+grm": [1, 3, 6, 7, 8], "privileged+grm": [1, 3, 4, 5, 6, 7, 8]}
+    with pytest.raises(ValueError, match="needs a GRM"):
+        RLConfig(task="pick-place", out="x", obs="privileged+grm").validate()
+    with pytest.raises(ValueError, match="a real arm has no privileged state"):
+        RLConfig(task="pick-place", out="x", obs="privileged+grm", reward="grm:m", env="ros", ros_real=True).validate()
+
+
 def test_timeouts_bootstrap_and_terminals_do_not():
     buf = ReplayBuffer(10, 2, 1)
     buf.add(np.zeros(2), np.zeros(1), 1.0, np.ones(2), terminated=False)  # time-limit truncation
