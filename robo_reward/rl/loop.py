@@ -68,7 +68,7 @@ class RLConfig:
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
     no_gold: bool = field(default=False, metadata={"help": "with --shaping delta or progress: pay no r_gold (success still ends the episode); delta is then the bare Φ(s') − Φ(s), as where no success flag exists"})
     delta_anneal: int = field(default=0, metadata={"help": "with --shaping pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes, re-weighted in replay: delta's early guidance, pbrs's invariance after (0: pure pbrs)"})
-    potential_scale: float = field(default=1.0, metadata={"help": "with --shaping pbrs: shape with k·Φ (as policy-invariant as Φ; the critic starts k·Φ(s) high, see shaping.py)"})
+    potential_scale: float = field(default=1.0, metadata={"help": "with --shaping pbrs: shape with k·Φ (as policy-invariant as Φ; the critic starts k·Φ(s) high); measured no faster, k = 10 collapsed (docs/BENCHMARKS.md): 1 by default"})
     value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
     fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
@@ -170,7 +170,7 @@ class RewardSource:
         phi_next = self._phi(ts) if self.stream is not None else 0.0
         return shaped_reward(self.shaping, bool(ts.info["success"]), phi_s, phi_next, self.cfg.gamma, ts.terminated,
                              gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold,
-                             scale=self.cfg.potential_scale if self.shaping == "pbrs" else 1.0), phi_next
+                             scale=self._scale(self.shaping)), phi_next
 
     def value_range(self, phi_s: float) -> tuple[float, float]:
         """Where Q(s, ·) must lie for a transition from a state of progress Φ(s) (--value-bounds):
@@ -179,7 +179,11 @@ class RewardSource:
             return UNBOUNDED
         # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
         shaping = "delta" if self.cfg.delta_anneal else self.shaping
-        return value_range(shaping, phi_s, self.cfg.gamma, not self.cfg.no_gold, self.cfg.potential_scale if shaping == "pbrs" else 1.0)
+        return value_range(shaping, phi_s, self.cfg.gamma, not self.cfg.no_gold, self._scale(shaping))
+
+    def _scale(self, shaping: str) -> float:
+        """--potential-scale applies to pbrs's potential only."""
+        return self.cfg.potential_scale if shaping == "pbrs" else 1.0
 
 
 def dense_reward(ts: TimeStep, gamma: float) -> float:

@@ -206,6 +206,7 @@ def test_value_bounds_follow_the_reward_mode(tmp_path, tiny_grm):
     assert bounds(reward="sparse", value_bounds=True, gold_from_model=True) == (-np.inf, np.inf)  # gold can repeat
     assert bounds(reward=f"grm:{tiny_grm}", shaping="delta", value_bounds=True) == pytest.approx((-0.4, 1.6))
     assert bounds(reward=f"grm:{tiny_grm}", shaping="delta", value_bounds=True, no_gold=True) == pytest.approx((-0.4, 0.6))
+    assert bounds(reward=f"grm:{tiny_grm}", shaping="pbrs", value_bounds=True, potential_scale=2.0) == pytest.approx((-0.8, 0.2))
     for bad in ({"reward": "grm:m", "shaping": "pbrs"}, {"reward": "sparse", "shaping": "delta"},
                 {"reward": "grm:m", "shaping": "delta", "gold_from_model": True}):
         with pytest.raises(ValueError, match="--no-gold needs a grm reward with --shaping delta or progress"):
