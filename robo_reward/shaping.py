@@ -68,6 +68,11 @@ def gold_reward(env_success: bool, phi_next: float | None, delta: float = DEFAUL
     return 0.0
 
 
+def _check_scale(shaping: str, scale: float) -> None:
+    if scale != 1.0 and shaping != "pbrs":
+        raise ValueError(f"a potential scale other than 1 is for pbrs only, got {scale} with {shaping!r}")
+
+
 def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float, gamma: float, terminated: bool,
                   delta: float = DEFAULT_DELTA, gold_from_model: bool = False, pay_gold: bool = True,
                   scale: float = 1.0) -> ShapedReward:
@@ -75,8 +80,7 @@ def shaped_reward(shaping: str, env_success: bool, phi_s: float, phi_next: float
     model still reads the unscaled Φ)."""
     if shaping not in SHAPINGS:
         raise ValueError(f"shaping must be one of {SHAPINGS}, got {shaping!r}")
-    if scale != 1.0 and shaping != "pbrs":
-        raise ValueError(f"a potential scale other than 1 is for pbrs only, got {scale} with {shaping!r}")
+    _check_scale(shaping, scale)
     gold = gold_reward(env_success, phi_next, delta, gold_from_model) if pay_gold else 0.0
     excess = 0.0
     if shaping == "pbrs":
@@ -102,8 +106,7 @@ def value_range(shaping: str, phi_s: float, gamma: float, pay_gold: bool = True,
     valued a start state at 1.12 where no return exceeds 0.95); an overestimate inside the range it
     leaves (docs/BENCHMARKS.md). `scale` is pbrs's potential scale: [−k·Φ(s), 1 − k·Φ(s)]."""
     gold = 1.0 if pay_gold else 0.0
-    if scale != 1.0 and shaping != "pbrs":
-        raise ValueError(f"a potential scale other than 1 is for pbrs only, got {scale} with {shaping!r}")
+    _check_scale(shaping, scale)
     if shaping == "pbrs":
         return -scale * phi_s, gold - scale * phi_s
     if shaping == "delta":

@@ -71,7 +71,9 @@ def test_no_gold_delta_is_bare_progress_difference():
 @pytest.mark.parametrize("end", ["success", "failure", "time limit"])
 def test_every_return_lies_in_the_value_range(shaping, end, pay_gold, scale):
     """Gold 1 at most once (success ends the episode), or never: whatever the path of Φ, the discounted
-    return from s lies in value_range(Φ(s)) (pbrs with its potential scaled by `scale` too)."""
+    return from s lies in value_range(Φ(s)) (pbrs with its potential scaled by `scale` too). A time-limit
+    path is cut after n steps without its bootstrap, so its partial return stays inside only while
+    γ^n·scale ≤ 1 (here 0.9^12·3 = 0.85); the critic's full return goes on to −scale·Φ(s) + gold."""
     rng = np.random.default_rng(1)
     gamma, n = 0.9, 12
     for k in range(300):
