@@ -104,6 +104,11 @@ class MultiViewEncoder(nn.Module):
         self.n_views = n_views
 
     def forward(self, frames: torch.Tensor, view_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.fuse_views(self.views(frames, view_mask))
+
+    def views(self, frames: torch.Tensor, view_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Each camera's features before fusion [N, V, D] (zero for a masked view): they still say where
+        things are in each image, which the fused vector, trained for progress alone, need not keep."""
         n, v = frames.shape[:2]
         if v != self.n_views:
             raise ValueError(f"encoder expects {self.n_views} views, got {v}")
@@ -111,4 +116,8 @@ class MultiViewEncoder(nn.Module):
         feats = self.backbone(x).view(n, v, -1) + self.view_embed
         if view_mask is not None:
             feats = feats * view_mask.unsqueeze(-1).to(feats.dtype)
+        return feats
+
+    def fuse_views(self, feats: torch.Tensor) -> torch.Tensor:
+        """[N, V, D] per-view features -> [N, D] state embedding."""
         return self.fuse(feats.flatten(1))

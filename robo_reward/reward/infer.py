@@ -50,6 +50,9 @@ def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.
 
 FUSIONS = ("kalman", "consistency", "mean")
 DEFAULT_FUSION = "kalman"
+# what StreamingScorer.last_embedding holds: the fused state embedding the heads read, or every
+# camera's features before fusion (V x D; where things are in each image)
+FEATURES = ("fused", "views")
 
 
 @dataclass(frozen=True)
@@ -225,11 +228,15 @@ class StreamingScorer:
     one batched head call. O(1) model calls and one device-to-host copy per control step.
 
     `cuda_graph=True` (CUDA only) records the steady-state step (encode + hop + stage heads) once
-    and replays it: at batch 1 the GPU time is launch overhead, which a graph replay removes."""
+    and replays it: at batch 1 the GPU time is launch overhead, which a graph replay removes.
+    `features` picks what `last_embedding` holds for a policy that reads it (FEATURES)."""
 
-    def __init__(self, scorer: Scorer, task: str, cuda_graph: bool = False) -> None:
+    def __init__(self, scorer: Scorer, task: str, cuda_graph: bool = False, features: str = "fused") -> None:
         if cuda_graph and scorer.device.type != "cuda":
             raise ValueError(f"cuda_graph needs a CUDA device; the scorer runs on {scorer.device}")
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        self.features = features
         self.s = scorer
         self.task_id = scorer.tasks.index(task)
         self.names = scorer.tasks.subtasks[self.task_id]
@@ -245,7 +252,8 @@ class StreamingScorer:
         self.reset_state()
 
     def reset_state(self) -> None:
-        self.last_embedding = np.zeros(self.s.model.cfg.dim, np.float32)
+        cfg = self.s.model.cfg
+        self.last_embedding = np.zeros(cfg.dim * (len(cfg.cameras) if self.features == "views" else 1), np.float32)
         self._z_start: torch.Tensor | None = None
         self._z_prev: torch.Tensor | None = None
         self._phi_i = 0.0
@@ -253,10 +261,11 @@ class StreamingScorer:
 
     def _forward(self, x: torch.Tensor, view_mask: torch.Tensor | None, z_prev: torch.Tensor | None,
                  z_start: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Device half of a step: (z [1, D], packed [hop E (2+K), hop std (2+K), stage logits, z])
+        """Device half of a step: (z [1, D], packed [hop E (2+K), hop std (2+K), stage logits, features])
         so that the host reads everything it needs in one copy. z_prev/z_start None: first frame."""
         m = self.s.model
-        z = m.encode(x, view_mask)
+        views = m.encode_views(x, view_mask)
+        z = m.encoder.fuse_views(views)
         z_prev = z if z_prev is None else z_prev
         z_start = z if z_start is None else z_start
         k = len(self._goals)
@@ -264,7 +273,8 @@ class StreamingScorer:
         out = m.hop(zp, z.expand(2 + k, -1), z_start.expand(2 + k, -1), self._goal_mean.expand(2 + k, -1),
                     self._text.expand(2 + k, -1))
         logits = m.stage_logits(z, z_start, self._text, self._mask)[0, self._stage_idx]
-        packed = torch.cat([out.expected.float(), out.std.float(), logits.float(), z[0].float()])
+        feats = z[0] if self.features == "fused" else views[0].flatten()
+        packed = torch.cat([out.expected.float(), out.std.float(), logits.float(), feats.float()])
         return z, packed
 
     @torch.no_grad()

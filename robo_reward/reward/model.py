@@ -50,9 +50,13 @@ class GRM(nn.Module):
         self.register_buffer("centers", torch.tensor(bin_centers(cfg.hop_bins), dtype=torch.float32))
 
     def encode(self, frames: torch.Tensor, view_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encoder.fuse_views(self.encode_views(frames, view_mask))
+
+    def encode_views(self, frames: torch.Tensor, view_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 [N, V, H, W, 3] at any size -> per-view features [N, V, D] (see MultiViewEncoder.views)."""
         if frames.shape[2] != self.cfg.image_size or frames.shape[3] != self.cfg.image_size:
             frames = resize_frames(frames, self.cfg.image_size)
-        return self.encoder(frames, view_mask)
+        return self.encoder.views(frames, view_mask)
 
     def hop(self, z_p: torch.Tensor, z_q: torch.Tensor, z_start: torch.Tensor, z_goal: torch.Tensor,
             text: torch.Tensor) -> HopOutput:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.fsutil import staging_dir, swap_in
-from robo_reward.reward.infer import DEFAULT_FUSION, FUSIONS
+from robo_reward.reward.infer import DEFAULT_FUSION, FEATURES, FUSIONS
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
@@ -47,6 +47,7 @@ class RLConfig:
     reward: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>"})
     shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
     obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features) | privileged+grm (both: a sim-only ablation)"})
+    grm_features: str = field(default="fused", metadata={"help": "with --obs *+grm: fused (the GRM's state embedding, D values) | views (each camera's features before fusion, V x D: keeps where things are)"})
     demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
     demo_noise: float = field(default=0.0, metadata={"help": "DART: Gaussian noise (policy units) on the scripted expert's executed motion; clones copy the clean action"})
     demos: Path | None = field(default=None, metadata={"help": "LeRobot dataset whose successful episodes fill the demonstration buffer (instead of --demo-episodes; needs --obs state+grm)"})
@@ -99,6 +100,9 @@ class RLConfig:
             raise ValueError(f"--obs must be one of {OBSERVATIONS}, got {self.obs!r}")
         if reads_grm(self.obs) and not self.reward.startswith("grm:"):
             raise ValueError(f"--obs {self.obs} needs a GRM: pass --reward grm:<dir>")
+        if self.grm_features not in FEATURES or (self.grm_features != "fused" and not reads_grm(self.obs)):
+            raise ValueError(f"--grm-features must be one of {FEATURES}, and other than fused only with --obs *+grm; "
+                             f"got {self.grm_features!r} with --obs {self.obs}")
         if self.env not in ("sim", "ros"):
             raise ValueError(f"--env must be sim or ros, got {self.env!r}")
         if (self.ibrl or self.residual > 0) and not self.bc_init_steps:
@@ -145,7 +149,7 @@ class RewardSource:
             from robo_reward.reward.infer import Scorer, StreamingScorer
 
             model, tasks, _ = load_checkpoint(Path(cfg.reward[4:]), device)
-            self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text)
+            self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text, features=cfg.grm_features)
             self.cameras = model.cfg.cameras
 
     def reset(self, ts: TimeStep) -> float:

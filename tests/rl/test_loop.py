@@ -106,6 +106,10 @@ def test_observation_modes_read_what_they_name():
         RLConfig(task="pick-place", out="x", obs="privileged+grm").validate()
     with pytest.raises(ValueError, match="a real arm has no privileged state"):
         RLConfig(task="pick-place", out="x", obs="privileged+grm", reward="grm:m", env="ros", ros_real=True).validate()
+    with pytest.raises(ValueError, match="--grm-features must be one of"):
+        RLConfig(task="pick-place", out="x", grm_features="views").validate()  # nothing reads GRM features
+    with pytest.raises(ValueError, match="--grm-features must be one of"):
+        RLConfig(task="pick-place", out="x", obs="state+grm", reward="grm:m", grm_features="keypoints").validate()
 
 
 def test_timeouts_bootstrap_and_terminals_do_not():
