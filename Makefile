@@ -36,7 +36,7 @@ test-all: setup
 	$(PY) -m pytest -q -m '' tests
 
 bench: setup
-	$(PY) scripts/bench_sim.py --out docs/bench_sim.json
+	$(PY) scripts/bench_sim.py --out docs/results/bench_sim.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

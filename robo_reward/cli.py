@@ -33,7 +33,14 @@ def cmd_tasks(_: argparse.Namespace) -> int:
 def cmd_collect(ns: argparse.Namespace) -> int:
     from robo_reward.data.collect import CollectConfig, collect
 
-    summary = collect(config_from_args(CollectConfig, ns))
+    cfg = config_from_args(CollectConfig, ns)
+    actor = None
+    if cfg.policy is not None:
+        cfg.validate()
+        from robo_reward.rl.deploy import collect_actor
+
+        actor = collect_actor(cfg)
+    summary = collect(cfg, actor=actor)
     print(json.dumps({k: summary[k] for k in ("frames", "outcomes", "modes", "seconds", "episodes_per_minute")}))
     print(f"wrote {ns.out}")
     return 0
@@ -52,7 +59,7 @@ def cmd_view(ns: argparse.Namespace) -> int:
 
 
 def cmd_bench_sim(ns: argparse.Namespace) -> int:
-    from robo_reward.envs.bench import BenchSimConfig, bench_sim
+    from robo_reward.bench.sim import BenchSimConfig, bench_sim
 
     print(json.dumps(bench_sim(config_from_args(BenchSimConfig, ns))))
     return 0
@@ -92,14 +99,15 @@ def cmd_score(ns: argparse.Namespace) -> int:
 
 
 def cmd_rl(ns: argparse.Namespace) -> int:
-    from robo_reward.rl.loop import RLConfig, run_rl
+    from robo_reward.rl.config import RLConfig
+    from robo_reward.rl.loop import run_rl
 
     print(json.dumps(run_rl(config_from_args(RLConfig, ns))))
     return 0
 
 
 def cmd_bench_reward(ns: argparse.Namespace) -> int:
-    from robo_reward.reward.bench import LatencyConfig, streaming_latency
+    from robo_reward.bench.reward import LatencyConfig, streaming_latency
 
     print(json.dumps(streaming_latency(config_from_args(LatencyConfig, ns))))
     return 0
@@ -128,7 +136,7 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
 
 def cmd_bench(ns: argparse.Namespace) -> int:
     """`bench --reward-latency [--json]`: the quick control-rate check (same measurement as bench-reward)."""
-    from robo_reward.reward.bench import LatencyConfig, streaming_latency
+    from robo_reward.bench.reward import LatencyConfig, streaming_latency
 
     if not ns.reward_latency:
         raise ValueError("say what to measure: --reward-latency (see also bench-peers, bench-sim)")
@@ -139,7 +147,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 
 
 def cmd_bench_peers(ns: argparse.Namespace) -> int:
-    from robo_reward.reward.peers import PeersConfig, bench_peers
+    from robo_reward.bench.peers import PeersConfig, bench_peers
 
     result = bench_peers(config_from_args(PeersConfig, ns))
     for e in result["entries"]:
@@ -228,19 +236,19 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], Config
         ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score,
          "robo_reward.reward.evaluate:ScoreConfig"),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl,
-         "robo_reward.rl.loop:RLConfig"),
+         "robo_reward.rl.config:RLConfig"),
         ("eval-policy", "success rate (and videos) of a trained RL policy on unseen simulator seeds", cmd_eval_policy,
          "robo_reward.rl.evaluate:PolicyEvalConfig"),
         ("sweep", "several reward modes x seeds of `rl` in parallel, one success-vs-episodes plot (median, spread)", cmd_sweep,
          "robo_reward.rl.sweep:SweepConfig"),
         ("bench-sim", "measure control steps/s and collect episodes/min", cmd_bench_sim,
-         "robo_reward.envs.bench:BenchSimConfig"),
+         "robo_reward.bench.sim:BenchSimConfig"),
         ("bc", "behaviour cloning with action chunks, uniform or RA-BC weighted, evaluated in sim", cmd_bc,
          "robo_reward.bc.train:BCConfig"),
         ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward,
-         "robo_reward.reward.bench:LatencyConfig"),
+         "robo_reward.bench.reward:LatencyConfig"),
         ("bench", "quick checks: --reward-latency [--json] = streaming fused-step latency at batch 1", cmd_bench,
-         "robo_reward.reward.bench:LatencyConfig"),
+         "robo_reward.bench.reward:LatencyConfig"),
         ("import-hdf5", "convert robomimic or ALOHA HDF5 episodes into an annotated LeRobotDataset", cmd_import_hdf5,
          "robo_reward.data.importer:ImportConfig"),
         ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5,
@@ -250,7 +258,7 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], Config
         ("inspect", "summarise a dataset (episodes, cameras, tasks, subtask coverage, outcomes) with a contact sheet",
          cmd_inspect, "robo_reward.data.inspection:InspectConfig"),
         ("bench-peers", "time our GRM against LeRobot's SARM and a GRM-3B (Qwen2.5-VL-3B) architecture, same device, one run",
-         cmd_bench_peers, "robo_reward.reward.peers:PeersConfig"),
+         cmd_bench_peers, "robo_reward.bench.peers:PeersConfig"),
         ("demo", "the embedded default run (what `make demo` does)", cmd_demo, "robo_reward.demo:DemoConfig"),
     ]
 

@@ -47,7 +47,8 @@ def run_demo(cfg: DemoConfig) -> dict:
                                                         "stage_accuracy")}
     report["eval_held_out"]["per_perspective_completion"] = {
         p: metrics[p]["completion_accuracy"] for p in ("incremental", "forward", "backward", "fused")}
-    from robo_reward.rl.loop import RLConfig, run_rl
+    from robo_reward.rl.config import RLConfig
+    from robo_reward.rl.loop import run_rl
 
     report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
                                    shaping="pbrs", obs="privileged", demo_episodes=10, warmup_steps=200,

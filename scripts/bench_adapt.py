@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--demos", type=int, default=1, help="repeat for each of the first N expert episodes of -train "
                     "(one adaptation each); report each and the mean")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_adapt"))
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_adapt.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/bench_adapt.json"))
     args = ap.parse_args()
     if args.demos < 1:
         ap.error(f"--demos must be >= 1, got {args.demos}")

@@ -3,7 +3,7 @@ GRM, a single-view GRM and two per-frame baselines (CNN regressor, SARM-style st
 data for the same number of steps, evaluates all of them on the same held-out episodes, and times
 streaming inference. Writes <out>.json and prints a markdown table for docs/BENCHMARKS.md.
 
-  .venv/bin/python scripts/bench_grm.py --workdir runs/bench_grm --out docs/bench_grm
+  .venv/bin/python scripts/bench_grm.py --workdir runs/bench_grm --out docs/results/bench_grm
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.data.collect import CollectConfig, collect  # noqa: E402
 from robo_reward.data.lerobot_io import load_episode, read_info  # noqa: E402
 from robo_reward.reward.bank import EpisodeBank  # noqa: E402
-from robo_reward.reward.baselines import KINDS, baseline_progress, train_baseline  # noqa: E402
+from robo_reward.bench.baselines import KINDS, baseline_progress, train_baseline  # noqa: E402
 from robo_reward.reward.checkpoint import load_checkpoint  # noqa: E402
 from robo_reward.reward.evaluate import episode_row, score_rows, summarize  # noqa: E402
 from robo_reward.reward.infer import PERSPECTIVES, Scorer, StreamingScorer  # noqa: E402
@@ -97,7 +97,7 @@ def headline(m: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_grm"))
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_grm"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/bench_grm"))
     ap.add_argument("--tasks", default="pick-place,peg-insert,drawer-stow,mw/pick-place-v3,mw/drawer-close-v3")
     ap.add_argument("--train-episodes", type=int, default=40)
     ap.add_argument("--test-episodes", type=int, default=30)

@@ -3,7 +3,7 @@
 Collects sim episodes, exports them to robomimic and ALOHA (raw and JPEG-compressed) layouts, then
 times `import-hdf5` on each; a second ALOHA set is upscaled to ALOHA's real 480x640 frames.
 
-  .venv/bin/python scripts/bench_import.py --episodes 10 --out docs/bench_import.json
+  .venv/bin/python scripts/bench_import.py --episodes 10 --out docs/results/bench_import.json
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_import"))
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_import.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/bench_import.json"))
     args = ap.parse_args()
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)

@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--data", action="append", required=True, help="task=dataset_dir (mixed quality)")
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench_rabc"))
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_rabc.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/bench_rabc.json"))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--eval-episodes", type=int, default=50)

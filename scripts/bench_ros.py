@@ -2,7 +2,7 @@
 cameras) feeds reward_node over loopback DDS; this script listens to /robo_reward/reward and reports
 the latency from image stamp to published reward (p50, p99) and the message rate per minute.
 
-  .venv/bin/python scripts/bench_ros.py --model runs/bench_grm/grm_multiview/last --seconds 600 --out docs/bench_ros.json
+  .venv/bin/python scripts/bench_ros.py --model runs/bench_grm/grm_multiview/last --seconds 600 --out docs/results/bench_ros.json
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--task", default="pick-place")
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_ros.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/bench_ros.json"))
     args = ap.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", "42")
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"

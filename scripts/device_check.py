@@ -22,14 +22,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from robo_reward.config import write_json  # noqa: E402
-from robo_reward.reward.bench import (  # noqa: E402
+from robo_reward.bench.reward import (  # noqa: E402
     LatencyConfig,
     pipeline_throughput,
     streaming_latency,
     synthetic_bank,
     training_throughput,
 )
-from robo_reward.reward.peers import PeersConfig, bench_peers  # noqa: E402
+from robo_reward.bench.peers import PeersConfig, bench_peers  # noqa: E402
 
 SECTIONS = ("latency", "throughput", "pipeline", "peers")
 

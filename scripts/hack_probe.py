@@ -21,9 +21,26 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robo_reward.environment_loop import EnvironmentLoop, Observer  # noqa: E402
+from robo_reward.observation import ObservationPipeline  # noqa: E402
+from robo_reward.reward.online import OnlineReward  # noqa: E402
+from robo_reward.rl.actor import GreedyPolicy  # noqa: E402
+from robo_reward.rl.config import make_rl_env, reward_config  # noqa: E402
 from robo_reward.rl.deploy import load_run  # noqa: E402
-from robo_reward.rl.loop import RewardSource, make_rl_env, observation  # noqa: E402
 from robo_reward.shaping import DEFAULT_DELTA  # noqa: E402
+
+
+class Peaks(Observer):
+    """The highest Φ each model reads in an episode: the loop's own reward is the first, `others` follow."""
+
+    def __init__(self, others: list[OnlineReward]) -> None:
+        self.others = others
+
+    def observe_first(self, ts, reading) -> None:
+        self.peak = np.array([reading.phi] + [s.reset(ts).phi for s in self.others])
+
+    def observe(self, action, ts, reading) -> None:
+        self.peak = np.maximum(self.peak, [reading.phi] + [s.step(ts).phi for s in self.others])
 
 
 def main() -> None:
@@ -35,23 +52,20 @@ def main() -> None:
     args = ap.parse_args()
 
     run_cfg, record, learner = load_run(args.run, "cpu")
-    sources = [RewardSource(replace(run_cfg, reward=f"grm:{m}"), record["task_text"], learner.device) for m in args.model]
+    sources = [OnlineReward(reward_config(replace(run_cfg, reward=f"grm:{m}")), record["task_text"], learner.device)
+               for m in args.model]
     torch.manual_seed(args.seed)  # the policy's action noise, seeded after loading: the same rollouts whichever models score
     env = make_rl_env(run_cfg, sources[0].cameras, 96)
-    keep = None if record.get("state_index") is None else np.array(record["state_index"])
+    policy = GreedyPolicy(learner, ObservationPipeline(run_cfg.obs, np.array(record["state_index"])), env.spec.action,
+                          deterministic=False)
+    peak = Peaks(sources[1:])
+    loop = EnvironmentLoop(env, policy, sources[0], [peak])  # the policy reads the first model's features
     peaks = np.zeros((args.episodes, len(sources)))
     success = np.zeros(args.episodes, bool)
     try:
         for k in range(args.episodes):
-            ts = env.reset(args.seed + k)
-            phis = [s.reset(ts) for s in sources]
-            peaks[k] = phis
-            while not ts.done:
-                a = learner.act(observation(run_cfg, ts, sources[0], keep), deterministic=False)
-                ts = env.step(env.spec.action.from_unit(a))
-                phis = [s.step(phi, ts)[1] for s, phi in zip(sources, phis, strict=True)]
-                peaks[k] = np.maximum(peaks[k], phis)
-            success[k] = bool(ts.info["success"])
+            success[k] = bool(loop.run_episode(args.seed + k, k).last.info["success"])
+            peaks[k] = peak.peak
     finally:
         env.close()
     fooled = (peaks >= 1.0 - DEFAULT_DELTA) & ~success[:, None]

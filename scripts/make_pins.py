@@ -66,7 +66,8 @@ def random_grm(out: Path, task: str) -> Path:
 def rl_pin(tmp: Path) -> dict:
     """pick-place, PBRS on a GRM, per-view features, two clones + residual, critic pre-training, value
     bounds, two online episodes, one evaluation episode: most of the loop's paths in one short run."""
-    from robo_reward.rl.loop import RLConfig, run_rl
+    from robo_reward.rl.config import RLConfig
+    from robo_reward.rl.loop import run_rl
 
     grm = random_grm(tmp / "grm", "pick-place")
     out = tmp / "rl"

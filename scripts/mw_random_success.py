@@ -1,7 +1,7 @@
 """How often uniformly random actions solve each MetaWorld v3 task: picks tasks where sparse reward is slow but
 not starved (the speed target of #4 needs one). Physics only, no rendering, our control rate and episode length.
 
-    .venv/bin/python scripts/mw_random_success.py --episodes 100 --out docs/metaworld_random_success.json
+    .venv/bin/python scripts/mw_random_success.py --episodes 100 --out docs/results/metaworld_random_success.json
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("docs/metaworld_random_success.json"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/metaworld_random_success.json"))
     args = parser.parse_args()
     if args.episodes < 1 or args.workers < 1:
         parser.error(f"--episodes and --workers must be >= 1, got {args.episodes} and {args.workers}")

@@ -18,12 +18,15 @@ from robo_reward.bc.weights import RABCWeighter, weighted_mean
 from robo_reward.config import run_record, write_json
 from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
+from robo_reward.environment_loop import Action, EnvironmentLoop, Observer, RewardStep
+from robo_reward.observation import ObservationPipeline
 from robo_reward.reward.checkpoint import load_checkpoint
-from robo_reward.reward.infer import Scorer, StreamingScorer
-from robo_reward.types import OUTCOMES, EnvSpec
+from robo_reward.reward.infer import Scorer
+from robo_reward.reward.online import OnlineReward, RewardConfig
+from robo_reward.types import OUTCOMES, EnvSpec, TimeStep
 
 WEIGHTINGS = ("none", "rabc")
-OBSERVATIONS = ("state+grm", "privileged")
+OBSERVATIONS = ("state+grm", "privileged")  # of robo_reward.observation's, the two a chunk policy is cloned on
 
 
 @dataclass(frozen=True)
@@ -157,36 +160,58 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     return summary
 
 
+class ChunkActor:
+    """A cloned chunk policy in the environment loop: re-plans every step, executes the chunk's first action."""
+
+    def __init__(self, policy: ChunkEnsemble, pipeline: ObservationPipeline, spec: EnvSpec) -> None:
+        self.policy, self.pipeline, self.spec = policy, pipeline, spec
+
+    def reset(self, ts: TimeStep) -> None:
+        pass
+
+    def act(self, ts: TimeStep, reading: RewardStep) -> Action:
+        a = self.policy.act(self.pipeline(ts, reading.features))
+        return Action(self.spec.action.from_unit(a), a)
+
+
+class ProgressFrames(Observer):
+    """Every frame of an episode (the final one too) with the task and, with a model, its progress."""
+
+    def __init__(self, env, task_text: str) -> None:
+        self.env, self.task_text, self.frames = env, task_text, []
+
+    def observe_first(self, ts: TimeStep, reading: RewardStep) -> None:
+        self._add(ts, reading)
+
+    def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
+        self._add(ts, reading)
+
+    def _add(self, ts: TimeStep, reading: RewardStep) -> None:
+        from robo_reward.viz.video import annotate_frame
+
+        label = self.task_text + (f"  progress {reading.phi:.2f}" if self.scored else "")
+        self.frames.append(annotate_frame([ts.obs.images[c] for c in self.env.spec.camera_names], [label]))
+
+
 def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCConfig, out: Path, keep: np.ndarray) -> dict:
     """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode (the reward model
-    scores every step only when the policy reads its features)."""
-    from robo_reward.viz.video import annotate_frame, write_video
+    scores every step only when the policy reads its features, or for the video's progress label)."""
+    from robo_reward.viz.video import write_video
 
     task_text = env.spec.task_text
-    stream = None if scorer is None else StreamingScorer(scorer, scorer.tasks.texts[scorer.tasks.index(task_text)])
-    successes, frames = [], []
+    reward = None
+    if scorer is not None:
+        rcfg = RewardConfig(source=f"grm:{cfg.reward_model}", shaping="none")
+        reward = OnlineReward(rcfg, scorer.tasks.texts[scorer.tasks.index(task_text)], "cpu", loaded=(scorer.model, scorer.tasks))
+    actor = ChunkActor(policy, ObservationPipeline(cfg.obs, keep), env.spec)
+    video = ProgressFrames(env, task_text)
+    successes = []
     for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):
-        ts = env.reset(500_000 + k)
-        if stream is not None:
-            stream.reset_state()
-        while True:
-            label = task_text
-            if stream is not None and (k == 0 or cfg.obs == "state+grm"):
-                label += f"  progress {stream.step(ts.obs.images).progress:.2f}"
-            if k == 0:
-                frames.append(annotate_frame([ts.obs.images[c] for c in env.spec.camera_names], [label]))
-            if ts.done:
-                break
-            if cfg.obs == "privileged":
-                extra = ts.info["privileged"]
-            else:
-                assert stream is not None  # validate() asks for a reward model with state+grm
-                extra = stream.last_embedding
-            obs = np.concatenate([ts.obs.state[keep], extra]).astype(np.float32)
-            a = policy.act(obs)
-            ts = env.step(env.spec.action.from_unit(a))
-        successes.append(bool(ts.info["success"]))
-    write_video(frames, out / "eval_episode_0.mp4", env.spec.control_hz)
+        scored = reward is not None and (k == 0 or cfg.obs == "state+grm")
+        video.scored = scored
+        loop = EnvironmentLoop(env, actor, reward if scored else None, [video] if k == 0 else [])
+        successes.append(bool(loop.run_episode(500_000 + k, k).last.info["success"]))
+    write_video(video.frames, out / "eval_episode_0.mp4", env.spec.control_hz)
     return {"success_rate": float(np.mean(successes)), "eval_episodes": len(successes)}
 
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.data.lerobot_io import DatasetWriter, atomic_dir
 from robo_reward.data.recording import RandomActor, choose_mode, record_episode
+from robo_reward.environment_loop import Policy
 from robo_reward.envs import SimConfig, make_env
 
 SUMMARY_FILE = "meta/robo_reward_collect.json"
@@ -48,21 +49,11 @@ class CollectConfig:
             raise ValueError(f"--quality must be expert or mixed, got {self.quality!r}")
 
 
-def collect(cfg: CollectConfig, progress: bool = True) -> dict:
+def collect(cfg: CollectConfig, progress: bool = True, actor: Policy | None = None) -> dict:
+    """`actor`: what acts for `--policy` (robo_reward.rl.deploy.collect_actor builds it; the CLI does)."""
     cfg.validate()
-    actor = None
-    if cfg.policy is not None:
-        import torch
-
-        from robo_reward.rl.deploy import RunActor
-
-        actor = RunActor(cfg.policy, "cpu", cfg.deterministic)
-        torch.manual_seed(cfg.seed)  # the policy's action noise (seeded after loading): the same episodes on every call
-        if actor.cfg.task != cfg.task:
-            raise ValueError(f"--policy {cfg.policy} was trained on {actor.cfg.task!r}, not on --task {cfg.task!r}")
-        missing = [c for c in actor.cameras if c not in cfg.cameras]
-        if missing:
-            raise ValueError(f"--policy {cfg.policy} reads cameras {list(actor.cameras)}; --cameras lacks {missing}")
+    if cfg.policy is not None and actor is None:
+        raise ValueError("--policy needs the run's actor: pass robo_reward.rl.deploy.collect_actor(cfg)")
     env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift))
     if cfg.random_actions:
         actor = RandomActor(env.spec.action.dim, cfg.seed)

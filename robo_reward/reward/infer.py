@@ -220,6 +220,8 @@ class StreamStep:
     stage: int
     stage_name: str
     uncertainty: float
+    # what a policy reads (StreamingScorer's `features`: fused or per view); not part of the reading's equality
+    features: np.ndarray | None = field(default=None, compare=False)
 
 
 class StreamingScorer:
@@ -304,7 +306,7 @@ class StreamingScorer:
         fused = self._fuser.step(self._phi_i, phi_f, phi_b, float(std[1]), std_b)
         stage = int(logits.argmax())
         return StreamStep(fused, self._phi_i, phi_f, phi_b, stage, self.names[stage],
-                          float((std[0] + std[1] + std_b) / 3))
+                          float((std[0] + std[1] + std_b) / 3), self.last_embedding)
 
 
 class _GraphedStep:

@@ -5,47 +5,47 @@ in the policy's [-1, 1] space; a dataset is checked against the environment befo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from robo_reward.rl.replay import ReplayBuffer
+from robo_reward.environment_loop import Action, EnvironmentLoop, RewardSource, RewardStep
+from robo_reward.rl.actor import ReplayWriter
 from robo_reward.types import EnvSpec, Episode, Observation, TimeStep
 
 ACTION_TOLERANCE = 1e-3  # of the normalised range: recorded actions may sit on the bound after float32 rounding
 
 
-def scripted_demos(env, episodes: int, seed: int, reward, observe: Callable[[TimeStep], np.ndarray],
-                   demos: ReplayBuffer, noise: float = 0.0) -> np.ndarray:
-    """The env's scripted expert from seeds 10^7 + 1000·seed + k; returns the expert's own actions
-    (policy space) for the transitions added, the labels behaviour cloning should copy.
+class DemoExpert:
+    """The env's scripted expert in the policy's [-1, 1] space; with `noise` > 0 the executed action is the
+    expert's plus Gaussian noise on the motion dims (DART, Laskey et al. 2017): a closed-loop expert then
+    shows how to recover from the small errors a clone makes, while the buffer keeps the executed action
+    so the critic's transitions stay true and the clean action is the label a clone copies. (The suite's
+    experts are closed-loop only within each phase; measured on peg-insert, it did not help:
+    docs/BENCHMARKS.md.)"""
 
-    With `noise` > 0 the executed action is the expert's plus Gaussian noise on the motion dims
-    (DART, Laskey et al. 2017): a closed-loop expert then shows how to recover from the small errors
-    a clone makes, while the buffer keeps the executed action so the critic's transitions stay true.
-    (The suite's experts are closed-loop only within each phase; measured on peg-insert, it did not
-    help: docs/BENCHMARKS.md.)"""
-    rng = np.random.default_rng(10_000_000 + seed)
-    labels = []
+    def __init__(self, env, noise: float, rng: np.random.Generator) -> None:
+        self.env, self.noise, self.rng = env, noise, rng
+
+    def reset(self, ts: TimeStep) -> None:
+        self.expert = self.env.expert("expert")
+
+    def act(self, ts: TimeStep, reading: RewardStep) -> Action:
+        spec = self.env.spec.action
+        clean = spec.to_unit(self.expert.act(ts))
+        act = clean.copy()
+        if self.noise > 0:
+            act[:-1] = np.clip(act[:-1] + self.rng.normal(0.0, self.noise, len(act) - 1), -1.0, 1.0)  # the gripper stays clean
+        return Action(spec.from_unit(act), act, clean)
+
+
+def scripted_demos(env, episodes: int, seed: int, reward: RewardSource, writer: ReplayWriter, noise: float = 0.0) -> np.ndarray:
+    """The env's scripted expert from seeds 10^7 + 1000·seed + k into the writer's buffer; returns the
+    expert's own actions (policy space) for the transitions added, the labels behaviour cloning copies."""
+    loop = EnvironmentLoop(env, DemoExpert(env, noise, np.random.default_rng(10_000_000 + seed)), reward, [writer])
     for k in range(episodes):
-        ts = env.reset(10_000_000 + seed * 1000 + k)
-        phi = reward.reset(ts)
-        expert = env.expert("expert")
-        obs = observe(ts)
-        while not ts.done:
-            clean = env.spec.action.to_unit(expert.act(ts))
-            act = clean.copy()
-            if noise > 0:
-                act[:-1] = np.clip(act[:-1] + rng.normal(0.0, noise, len(act) - 1), -1.0, 1.0)  # the gripper stays clean
-            ts = env.step(env.spec.action.from_unit(act))
-            bounds = reward.value_range(phi)
-            sr, phi = reward.step(phi, ts)
-            next_obs = observe(ts)
-            demos.add(obs, act, sr.total, next_obs, ts.terminated, bounds, sr.excess)
-            labels.append(clean)
-            obs = next_obs
-    return np.asarray(labels, np.float32).reshape(-1, env.spec.action.dim)
+        loop.run_episode(10_000_000 + seed * 1000 + k, k)
+    return np.asarray(writer.labels, np.float32).reshape(-1, env.spec.action.dim)
 
 
 def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:
@@ -72,13 +72,13 @@ def check_episode(ep: Episode, spec: EnvSpec, where: str) -> np.ndarray:
     return action.clip(-1.0, 1.0)
 
 
-def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, observe: Callable[[TimeStep], np.ndarray],
-                  demos: ReplayBuffer, env_state_dim: int | None = None) -> dict:
-    """The successful episodes of a LeRobot dataset as transitions (frame t, action t, frame t + 1).
-    The last frame of a successful episode is the success state: its transition terminates and pays
-    r_gold. With `env_state_dim` (a policy on privileged state) every episode must carry the simulator's
-    object state of that size (`collect` records it). Every episode is checked before the first one
-    enters the buffer."""
+def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward: RewardSource, writer: ReplayWriter,
+                  env_state_dim: int | None = None) -> dict:
+    """The successful episodes of a LeRobot dataset as transitions (frame t, action t, frame t + 1), replayed
+    through the same loop as a live run. The last frame of a successful episode is the success state: its
+    transition terminates and pays r_gold. With `env_state_dim` (a policy on privileged state) every episode
+    must carry the simulator's object state of that size (`collect` records it). Every episode is checked
+    before the first one enters the buffer."""
     from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 
     info = read_info(root, annotated=False)
@@ -93,26 +93,44 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward, o
         if env_state_dim is not None:
             environment_state(ep, env_state_dim, f"{root}: episode {idx}")
         episodes.append((ep, check_episode(ep, spec, f"{root}: episode {idx}")))
-    added = 0
-    for ep, action in episodes:
-        ts = _frame(ep, cameras, 0)
-        phi = reward.reset(ts)
-        obs = observe(ts)
-        for t in range(ep.length - 1):
-            ts = _frame(ep, cameras, t + 1)
-            bounds = reward.value_range(phi)
-            sr, phi = reward.step(phi, ts)
-            next_obs = observe(ts)
-            demos.add(obs, action[t], sr.total, next_obs, ts.terminated, bounds, sr.excess)
-            obs = next_obs
-            added += 1
+    before = writer.added
+    for idx, (ep, action) in zip(chosen, episodes):
+        replay = ReplayedEpisode(ep, cameras, spec)
+        EnvironmentLoop(replay, RecordedActions(replay, action), reward, [writer]).run_episode(None, idx)
     return {"demo_dataset": str(root), "demo_episodes_used": len(chosen),
-            "demo_episodes_skipped": len(info.episodes) - len(chosen), "demo_transitions_from_dataset": added}
+            "demo_episodes_skipped": len(info.episodes) - len(chosen), "demo_transitions_from_dataset": writer.added - before}
 
 
-def _frame(ep: Episode, cameras: tuple[str, ...], t: int) -> TimeStep:
-    """Frame t of a recorded successful episode as the env would have returned it."""
-    last = t == ep.length - 1
-    info = {"success": last} if ep.env_state is None else {"success": last, "privileged": ep.env_state[t]}
-    return TimeStep(Observation({c: ep.images[c][t] for c in cameras}, ep.states[t], t / ep.fps), 0.0,
-                    terminated=last, truncated=False, info=info)
+class ReplayedEpisode:
+    """A recorded episode as an environment: `reset` gives frame 0, each step the next frame."""
+
+    def __init__(self, ep: Episode, cameras: tuple[str, ...], spec: EnvSpec) -> None:
+        self.ep, self.cameras, self.spec, self.t = ep, cameras, spec, 0
+
+    def reset(self, seed: int | None = None) -> TimeStep:
+        self.t = 0
+        return self._frame(0)
+
+    def step(self, action: np.ndarray) -> TimeStep:
+        self.t += 1
+        return self._frame(self.t)
+
+    def _frame(self, t: int) -> TimeStep:
+        """Frame t as the env would have returned it."""
+        ep, last = self.ep, t == self.ep.length - 1
+        info = {"success": last} if ep.env_state is None else {"success": last, "privileged": ep.env_state[t]}
+        return TimeStep(Observation({c: ep.images[c][t] for c in self.cameras}, ep.states[t], t / ep.fps), 0.0,
+                        terminated=last, truncated=False, info=info)
+
+
+class RecordedActions:
+    """The policy that recorded a replayed episode: at frame t, the recorded action t (policy space)."""
+
+    def __init__(self, replay: ReplayedEpisode, action: np.ndarray) -> None:
+        self.replay, self.action = replay, action
+
+    def reset(self, ts: TimeStep) -> None:
+        pass
+
+    def act(self, ts: TimeStep, reading: RewardStep) -> Action:
+        return Action(self.action[self.replay.t], self.action[self.replay.t])

@@ -1,6 +1,7 @@
-"""A trained `robo-reward rl` policy outside the training loop (e.g. in the ROS policy node): the same
-observation pipeline (robot state + frozen GRM features from the streaming scorer), the actor's
-deterministic action mapped back to the environment's action bounds."""
+"""A trained `robo-reward rl` policy outside the training loop: the same observation pipeline and online
+reward (whose features it reads) as in training, the actor's action mapped back to the environment's
+bounds. RLPolicy is what a robot runs (the ROS policy node); RunActor records a run's own episodes
+(`collect --policy`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from robo_reward.rl.loop import RewardSource, RLConfig, observation, reads_grm, reads_privileged, sac_config
+from robo_reward.environment_loop import Action, RewardStep
+from robo_reward.observation import ObservationPipeline, reads_grm, reads_privileged
+from robo_reward.reward.online import OnlineReward
+from robo_reward.rl.checkpoint import read_state
+from robo_reward.rl.config import RLConfig, reward_config, sac_config
 from robo_reward.rl.sac import SAC
-from robo_reward.types import BoxSpec, Observation, TimeStep
+from robo_reward.types import BoxSpec, TimeStep
 
 
 def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
@@ -21,50 +25,50 @@ def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
     from robo_reward.device import resolve_device
 
     run_dir = Path(run_dir)
-    cfg_path, state_path = run_dir / "config.json", run_dir / "checkpoint" / "state.pt"
-    for path in (cfg_path, state_path):
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: is {run_dir} a `robo-reward rl` run folder?")
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} is missing: is {run_dir} a `robo-reward rl` run folder?")
     record = json.loads(cfg_path.read_text())
     names = {f.name for f in dataclasses.fields(RLConfig)}
     cfg = RLConfig(**{k: v for k, v in record["config"].items() if k in names})
     dev = resolve_device(device)
     learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), sac_config(cfg), dev)
-    learner.load_state_dict(torch.load(state_path, map_location=dev, weights_only=False)["learner"])
+    learner.load_state_dict(read_state(run_dir / "checkpoint", dev)["learner"])
     return cfg, record, learner
 
 
-class _RunPolicy:
-    """A trained run's actor with the observation pipeline it was trained on (robot state + privileged
-    state or frozen GRM features from the streaming scorer); actions in the environment's units."""
+class RunPolicy:
+    """A trained run's actor with the observation pipeline it was trained on; actions in the environment's
+    units. It runs its own reward model when it reads the model's features (a privileged policy needs none)."""
 
     def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = True) -> None:
         self.cfg, record, self.learner = load_run(run_dir, device)
         self.run_dir, self.deterministic = Path(run_dir), deterministic
         self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
-        self.obs_dim, self.act_dim = int(record["obs_dim"]), int(record["act_dim"])
-        self.device = self.learner.device
-        self.keep = None if record.get("state_index") is None else np.array(record["state_index"])  # older runs: all
-        # the GRM is only needed when the policy reads its features; a privileged policy reads simulator state
-        rcfg = self.cfg if reads_grm(self.cfg.obs) else dataclasses.replace(self.cfg, reward="sparse")
-        self.reward = RewardSource(rcfg, record["task_text"], self.device)
-        self.cameras = self.reward.cameras if self.reward.stream is not None else ()
+        self.obs_dim = int(record["obs_dim"])
+        self.pipeline = ObservationPipeline(self.cfg.obs, np.array(record["state_index"]))
+        rcfg = reward_config(self.cfg)
+        self.reward = OnlineReward(rcfg if reads_grm(self.cfg.obs) else dataclasses.replace(rcfg, source="sparse"),
+                                   record["task_text"], self.learner.device)
+        self.cameras = self.reward.cameras
         self._first = True
 
-    def _act(self, ts: TimeStep) -> np.ndarray:
-        if self._first:
-            self.reward.reset(ts)
-            self._first = False
-        else:
-            self.reward.step(0.0, ts)
-        obs = observation(self.cfg, ts, self.reward, self.keep)
+    def reset(self, ts: TimeStep | None = None) -> None:
+        self._first = True
+
+    def act(self, ts: TimeStep, reading: RewardStep | None = None) -> Action:
+        """`reading` is ignored: the policy reads its own reward model's features, as in training."""
+        own = self.reward.reset(ts) if self._first else self.reward.step(ts)
+        self._first = False
+        obs = self.pipeline(ts, own.features)
         if obs.shape != (self.obs_dim,):
             raise ValueError(f"{self.run_dir}: the policy was trained on {self.obs_dim} observation values, "
                              f"{self.cfg.task} now gives {obs.shape[0]} (its observation changed: retrain it)")
-        return self.action.from_unit(np.clip(self.learner.act(obs, self.deterministic), -1, 1))
+        a = np.clip(self.learner.act(obs, self.deterministic), -1, 1)
+        return Action(self.action.from_unit(a), a)
 
 
-class RLPolicy(_RunPolicy):
+class RLPolicy(RunPolicy):
     """On a robot (the ROS policy node): deterministic actions from raw state + camera frames."""
 
     def __init__(self, run_dir: Path, device: str = "cpu") -> None:
@@ -73,25 +77,25 @@ class RLPolicy(_RunPolicy):
             raise ValueError(f"{run_dir}: trained on privileged simulator state; a robot has none "
                              "(train with --obs state+grm --reward grm:<dir>)")
 
-    def reset(self) -> None:
-        self._first = True
 
-    def act(self, state: np.ndarray, images: dict[str, np.ndarray]) -> np.ndarray:
-        """Action in the environment's units (joint targets + gripper for a ROS robot)."""
-        return self._act(TimeStep(Observation(images, np.asarray(state, np.float32), 0.0), 0.0, False, False, {"success": False}))
-
-
-class RunActor(_RunPolicy):
+class RunActor(RunPolicy):
     """A trained run acting in its own simulator, as in training (privileged state allowed; stochastic
-    actions by default): `collect --policy` records its episodes as on-policy data for the reward model.
-    `episode(ts)` starts an episode; `act(ts)` then takes each timestep (the scripted experts' interface)."""
+    actions by default): `collect --policy` records its episodes as on-policy data for the reward model."""
 
     def __init__(self, run_dir: Path, device: str = "cpu", deterministic: bool = False) -> None:
         super().__init__(run_dir, device, deterministic)
 
-    def episode(self, ts: TimeStep) -> RunActor:
-        self._first = True
-        return self
 
-    def act(self, ts: TimeStep) -> np.ndarray:
-        return self._act(ts)
+def collect_actor(cfg) -> RunActor:
+    """The actor `collect --policy RUN` records (cfg: a data.collect.CollectConfig): the run's policy, its
+    action noise seeded after loading (the same episodes on every call), checked against the task and cameras."""
+    import torch
+
+    actor = RunActor(cfg.policy, "cpu", cfg.deterministic)
+    torch.manual_seed(cfg.seed)
+    if actor.cfg.task != cfg.task:
+        raise ValueError(f"--policy {cfg.policy} was trained on {actor.cfg.task!r}, not on --task {cfg.task!r}")
+    missing = [c for c in actor.cameras if c not in cfg.cameras]
+    if missing:
+        raise ValueError(f"--policy {cfg.policy} reads cameras {list(actor.cameras)}; --cameras lacks {missing}")
+    return actor

@@ -24,6 +24,9 @@ class Batch:
     excess: torch.Tensor  # delta's excess over pbrs (shaping.delta_excess): the learner adds its current weight of it
 
 
+FIELDS = ("obs", "next_obs", "action", "reward", "discount", "q_low", "q_high", "excess", "ptr")
+
+
 class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
         self.obs = np.zeros((capacity, obs_dim), np.float32)
@@ -60,13 +63,13 @@ class ReplayBuffer:
 
     def load(self, path: Path) -> None:
         d = np.load(path)
+        missing = sorted(set(FIELDS) - set(d.files))
+        if missing:
+            raise ValueError(f"{path}: replay rows lack {missing} (written by an older robo_reward: rerun the run)")
         n = len(d["reward"])
         self.obs[:n], self.next_obs[:n], self.action[:n] = d["obs"], d["next_obs"], d["action"]
         self.reward[:n], self.discount[:n] = d["reward"], d["discount"]
-        bounded = "q_low" in d  # buffers saved before value ranges: unbounded
-        self.q_low[:n] = d["q_low"] if bounded else -np.inf
-        self.q_high[:n] = d["q_high"] if bounded else np.inf
-        self.excess[:n] = d["excess"] if "excess" in d else 0.0  # saved before the delta anneal: none
+        self.q_low[:n], self.q_high[:n], self.excess[:n] = d["q_low"], d["q_high"], d["excess"]
         self.size, self.ptr = n, int(d["ptr"])
 
 

@@ -268,8 +268,6 @@ class SAC:
     def load_state_dict(self, s: dict) -> None:
         if s.get("bc_actor") is not None:  # first: with a residual this replaces the actor and its optimiser
             clone = s["bc_actor"]
-            if not any(k.startswith("members.") for k in clone):  # a single cloned Actor (checkpoints before ensembles)
-                clone = {f"members.0.{k}": v for k, v in clone.items()}
             self.freeze_bc_actor(members=len({k.split(".")[1] for k in clone}))
             self.bc_actor.load_state_dict(clone)
         self.actor.load_state_dict(s["actor"])
@@ -280,7 +278,5 @@ class SAC:
         self.actor_opt.load_state_dict(s["actor_opt"])
         self.critic_opt.load_state_dict(s["critic_opt"])
         self.alpha_opt.load_state_dict(s["alpha_opt"])
-        if "rng" in s:  # the critic-pair and batch choices go on where they stopped (not saved before 2026-12-05)
-            self.rng.bit_generator.state = s["rng"]
-        if "obs_mean" in s:  # runs from before observation normalisation have none (identity)
-            self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)
+        self.rng.bit_generator.state = s["rng"]  # the critic-pair and batch choices go on where they stopped
+        self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)

@@ -104,7 +104,7 @@ def sweep(cfg: SweepConfig, progress: bool = True) -> dict:
 
 
 def summarize_sweep(cfg: SweepConfig) -> dict:
-    from robo_reward.rl.loop import FINAL_WINDOW, load_metrics, moving_success
+    from robo_reward.rl.summary import FINAL_WINDOW, load_metrics, moving_success
 
     modes = {}
     curves = {}
@@ -139,7 +139,7 @@ def speed_vs_reference(successes: dict[str, list[np.ndarray]], reference: str) -
 
     Each run's own `episodes_to_80pct_of_final` rewards a run that never improves (its final is reached at
     once); one level per seed, set by the reference (the first --modes entry), compares speed to one bar."""
-    from robo_reward.rl.loop import FINAL_WINDOW, episodes_to
+    from robo_reward.rl.summary import FINAL_WINDOW, episodes_to
 
     levels = [0.8 * float(x[-FINAL_WINDOW:].mean()) if len(x) else 0.0 for x in successes[reference]]
     episodes = {m: [episodes_to(x, level) if level > 0 else None for x, level in zip(runs, levels)]

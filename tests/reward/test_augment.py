@@ -132,7 +132,7 @@ def test_train_step_on_cpu_matches_augmenting_before_the_copy():
     """train_step now augments after moving the batch to the device; on a CPU that is the old order's
     computation exactly (same draws, same pixels, same weights after the step)."""
     from robo_reward.reward.bank import PairSampler, SamplerConfig
-    from robo_reward.reward.bench import synthetic_bank
+    from robo_reward.bench.reward import synthetic_bank
     from robo_reward.reward.model import GRM, ModelConfig
     from robo_reward.reward.train import train_step
 
@@ -154,7 +154,7 @@ def test_train_step_on_cpu_matches_augmenting_before_the_copy():
 
 
 def test_pipeline_throughput_times_both_orders():
-    from robo_reward.reward.bench import pipeline_throughput, synthetic_bank
+    from robo_reward.bench.reward import pipeline_throughput, synthetic_bank
 
     bank = synthetic_bank(episodes=2, length=12, image_size=32)
     for where in ("device", "cpu"):

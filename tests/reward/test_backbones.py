@@ -47,7 +47,7 @@ def test_compiled_encoder_scores_like_eager():
     """`bench-reward --compile` times a torch.compile'd encoder: it must compute the same features."""
     import torch
 
-    from robo_reward.reward.bench import LatencyConfig, streaming_latency
+    from robo_reward.bench.reward import LatencyConfig, streaming_latency
     from robo_reward.reward.model import GRM, ModelConfig
 
     model = GRM(ModelConfig(subtasks=("a", "b"))).eval()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from robo_reward.reward.bank import PairSampler, SamplerConfig, pair_batches
-from robo_reward.reward.bench import synthetic_bank
+from robo_reward.bench.reward import synthetic_bank
 from robo_reward.reward.train import AUGMENTATIONS, augment, sampler_workers
 
 

@@ -9,7 +9,8 @@ import pytest
 from robo_reward.data.lerobot_io import DatasetError, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.rl.demos import check_episode
-from robo_reward.rl.loop import RLConfig, run_rl
+from robo_reward.rl.config import RLConfig
+from robo_reward.rl.loop import run_rl
 from robo_reward.types import Episode
 
 FAST = dict(warmup_steps=30, batch_size=16, utd=1, checkpoint_every=1, eval_episodes=0)
@@ -89,18 +90,24 @@ def test_demos_flag_combinations():
 def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
     """--demo-noise: the buffer holds what was executed (true transitions for the critic), the labels
     what the closed-loop expert commanded; the gripper is never perturbed; noise 0 changes nothing."""
+    from robo_reward.environment_loop import NO_FEATURES
+    from robo_reward.observation import ObservationPipeline
+    from robo_reward.reward.online import OnlineReward
+    from robo_reward.rl.actor import ReplayWriter
+    from robo_reward.rl.config import reward_config
     from robo_reward.rl.demos import scripted_demos
-    from robo_reward.rl.loop import RewardSource
     from robo_reward.rl.replay import ReplayBuffer
 
     cfg = RLConfig(task="pick-place", out="x", demo_episodes=1)
     env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
     try:
-        reward = RewardSource(cfg, env.spec.task_text, None)
+        reward = OnlineReward(reward_config(cfg), env.spec.task_text)
+        pipeline = ObservationPipeline("privileged")
+        dim = len(pipeline(env.reset(0), NO_FEATURES))
         runs = {}
         for noise in (0.0, 0.2):
-            buf = ReplayBuffer(500, env.spec.state.dim, env.spec.action.dim)
-            labels = scripted_demos(env, 1, 0, reward, lambda ts: ts.obs.state, buf, noise)
+            buf = ReplayBuffer(500, dim, env.spec.action.dim)
+            labels = scripted_demos(env, 1, 0, reward, ReplayWriter(buf, pipeline), noise)
             runs[noise] = (buf, labels)
     finally:
         env.close()

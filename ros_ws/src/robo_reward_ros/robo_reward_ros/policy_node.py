@@ -5,7 +5,7 @@
 - a policy whose action size differs from the robot's joints (+ gripper) refuses to start.
 It publishes what it is doing on /robo_reward/policy_state (disabled | running | clamped | hold: ...).
 
-Policies: `rl:RUN_DIR` (a `robo-reward rl --env ros --obs state+grm` run: joint state + GRM features from
+Policies (each robo_reward's loop `Policy`: `reset(ts)`, `act(ts, reading) -> Action`): `rl:RUN_DIR` (a `robo-reward rl --env ros --obs state+grm` run: joint state + GRM features from
 the cameras in, joint targets + gripper out), `replay:FILE.npy` (joint targets + gripper per step, e.g. a
 recorded demonstration) and `hold`. End-effector policies (what `robo-reward bc` trains) need an IK
 bridge: not here yet."""
@@ -23,9 +23,11 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
+from robo_reward.environment_loop import Action
 from robo_reward.ros.messages import joint_positions, to_rgb, trajectory_msg
 from robo_reward.ros.profiles import load_profile
 from robo_reward.ros.safety import SafetyFilter, Watchdog
+from robo_reward.types import Observation, TimeStep
 from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
 
 STATE_TOPIC = "/robo_reward/policy_state"
@@ -42,13 +44,13 @@ class ReplayPolicy:
             raise ValueError(f"{path}: non-finite actions")
         self.actions, self.t = actions, 0
 
-    def reset(self) -> None:
+    def reset(self, ts: TimeStep | None = None) -> None:
         self.t = 0
 
-    def act(self, state: np.ndarray, images: dict) -> np.ndarray:
+    def act(self, ts: TimeStep, reading=None) -> Action:
         a = self.actions[min(self.t, len(self.actions) - 1)]
         self.t += 1
-        return a
+        return Action(a)
 
 
 class HoldPolicy:
@@ -57,11 +59,11 @@ class HoldPolicy:
     def __init__(self, dof: int) -> None:
         self.dof = dof
 
-    def reset(self) -> None:
+    def reset(self, ts: TimeStep | None = None) -> None:
         pass
 
-    def act(self, state: np.ndarray, images: dict) -> np.ndarray:
-        return np.append(state[: self.dof], np.nan)  # NaN gripper: leave the gripper alone
+    def act(self, ts: TimeStep, reading=None) -> Action:
+        return Action(np.append(ts.obs.state[: self.dof], np.nan))  # NaN gripper: leave the gripper alone
 
 
 def load_policy(spec: str, dof: int, cameras: dict[str, str]):
@@ -73,8 +75,8 @@ def load_policy(spec: str, dof: int, cameras: dict[str, str]):
         from robo_reward.rl.deploy import RLPolicy
 
         policy = RLPolicy(Path(spec[len("rl:"):]))
-        if policy.act_dim != dof + 1:
-            raise ValueError(f"{spec}: the policy's action size is {policy.act_dim}; the robot takes {dof} joints + gripper")
+        if policy.action.dim != dof + 1:
+            raise ValueError(f"{spec}: the policy's action size is {policy.action.dim}; the robot takes {dof} joints + gripper")
         missing = [c for c in policy.cameras if c not in cameras]
         if missing:
             raise ValueError(f"{spec}: the policy's reward model reads cameras {missing} the profile does not have")
@@ -172,7 +174,8 @@ class PolicyNode(Node):
         try:
             images = {c: to_rgb(self.images[c], self.profile.image_size, self.profile.cameras[c]) for c in self.policy.cameras}
             state = np.concatenate([self.current, self.velocity, [self.gripper]]).astype(np.float32)
-            action = np.asarray(self.policy.act(state, images), dtype=np.float64)
+            ts = TimeStep(Observation(images, state, 0.0), 0.0, False, False, {"success": False})
+            action = np.asarray(self.policy.act(ts, None).env, dtype=np.float64)
             clamped = self.safety.clamp(action[:-1], self.current)
         except ValueError as exc:
             self._command(self.current, None)

@@ -17,14 +17,16 @@ from std_msgs.msg import Float64MultiArray, Int64MultiArray
 from std_srvs.srv import Trigger
 
 from robo_reward.reward.checkpoint import load_checkpoint
-from robo_reward.reward.infer import DEFAULT_FUSION, Scorer, StreamingScorer
+from robo_reward.reward.infer import DEFAULT_FUSION
+from robo_reward.reward.online import OnlineReward, RewardConfig
 from robo_reward.ros.convert import ImageError
 from robo_reward.ros.messages import RESET_TOPIC, REWARD_TOPIC_PREFIX, STATUS_TOPIC, parse_status, stamp_seconds, to_rgb
 from robo_reward.ros.profiles import load_profile
 from robo_reward.ros.sync import ApproximateTimeSync, Synced
-from robo_reward.shaping import pbrs
+from robo_reward.types import Observation, TimeStep
 from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
 
+NO_STATE = np.zeros(0, np.float32)  # the reward reads the cameras only
 REWARD_FIELDS = ("progress", "stage", "uncertainty", "shaped_reward", "latency_ms")
 
 
@@ -43,7 +45,11 @@ class RewardNode(Node):
         if missing:
             raise ValueError(f"the model reads cameras {list(model.cfg.cameras)}; profile {p.name} has no topic for {missing}")
         self.cameras = model.cfg.cameras
-        self.stream = StreamingScorer(Scorer(model, tasks, "cpu", self.declare_parameter("fusion", DEFAULT_FUSION).value), task)
+        # the reward the learner is paid, defined once (robo_reward.reward.online): pbrs on the model's Φ; gold comes
+        # from the environment, which this node does not see
+        rcfg = RewardConfig(source=f"grm:{model_dir}", shaping="pbrs", gamma=self.gamma,
+                            fusion=self.declare_parameter("fusion", DEFAULT_FUSION).value)
+        self.reward = OnlineReward(rcfg, task, "cpu", loaded=(model, tasks))
         # with the sim, its status joins each set: a new episode's first frame resets the stream
         # in order (a reset topic can race the first frame); a real arm resets via topic or service
         self.sim_status = bool(self.declare_parameter("sim_status", False).value)
@@ -64,13 +70,12 @@ class RewardNode(Node):
         self.latencies: deque[float] = deque(maxlen=int(self.declare_parameter("latency_window", 600).value))
         self.log_every = float(self.declare_parameter("log_every_s", 10.0).value)
         self._last_log = time.monotonic()
-        self.phi: float | None = None
+        self.fresh = True
         self.errors = 0
         self.get_logger().info(f"scoring {task!r} from {[p.cameras[c] for c in self.cameras]} at {p.image_size}")
 
     def reset_episode(self) -> None:
-        self.stream.reset_state()
-        self.phi = None
+        self.fresh = True  # the next frame starts an episode: the reward resets on it
 
     def on_reset_service(self, _req, resp):
         self.reset_episode()
@@ -101,16 +106,16 @@ class RewardNode(Node):
             if st.step == 0 and st.episode != self.episode:
                 self.reset_episode()
             self.episode = st.episode
-        step = self.stream.step(images)
-        shaped = 0.0 if self.phi is None else pbrs(self.phi, step.progress, self.gamma, False)
-        self.phi = step.progress
+        ts = TimeStep(Observation(images, NO_STATE, 0.0), 0.0, False, False, {"success": False})
+        step = self.reward.reset(ts) if self.fresh else self.reward.step(ts)
+        self.fresh = False
         stamp = synced.items["joints"].header.stamp
         msg = JointState()
         msg.header.stamp = stamp
         msg.name = list(REWARD_FIELDS)
         now = self.get_clock().now().nanoseconds * 1e-9
         latency_ms = (now - synced.stamp) * 1e3
-        msg.position = [float(step.progress), float(step.stage), float(step.uncertainty), float(shaped), float(latency_ms)]
+        msg.position = [float(step.phi), float(step.stage), float(step.uncertainty), float(step.reward.total), float(latency_ms)]
         self.pub.publish(msg)
         self.latencies.append(latency_ms)
         if time.monotonic() - self._last_log > self.log_every and self.latencies:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from robo_reward.config import run_record, write_json
-from robo_reward.reward.bench import CAMS, LatencyConfig, streaming_latency, sync
+from robo_reward.bench.reward import CAMS, LatencyConfig, streaming_latency, sync
 from robo_reward.reward.model import GRM, ModelConfig, count_parameters
 
 QWEN_3B = dict(

@@ -1,0 +1,123 @@
+"""The reward an online learner is paid, defined once: the streaming GRM's progress Φ, shaped by
+robo_reward.shaping, plus r_gold, with the value range every return from the state must lie in.
+`rl` (training and evaluation), a deployed policy, `eval-policy` and the ROS reward_node all use
+`OnlineReward`, so what a robot is paid is what the learner was trained on."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from robo_reward.environment_loop import NO_FEATURES, NOTHING_PAID, RewardStep
+from robo_reward.reward.infer import DEFAULT_FUSION, FEATURES, FUSIONS
+from robo_reward.shaping import SHAPINGS, UNBOUNDED, ShapedReward, shaped_reward, value_range
+from robo_reward.types import TimeStep
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """What the learner is paid; validated on construction."""
+
+    source: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>"})
+    shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm source)"})
+    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the GRM fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
+    features: str = field(default="fused", metadata={"help": "what a policy reads of the GRM: fused (its state embedding) | views (each camera's features)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount of the shaping; the critic's own"})
+    gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
+    pay_gold: bool = field(default=True, metadata={"help": "pay r_gold on success (False: delta is the bare Φ(s') − Φ(s))"})
+    potential_scale: float = field(default=1.0, metadata={"help": "pbrs with k·Φ"})
+    value_bounds: bool = field(default=False, metadata={"help": "report the range every return must lie in (else ±inf)"})
+    annealed_excess: bool = field(default=False, metadata={"help": "delta's excess is added with a weight (--delta-anneal): delta's range"})
+
+    def __post_init__(self) -> None:
+        if not (self.source in ("sparse", "dense") or self.source.startswith("grm:")):
+            raise ValueError(f"--reward must be sparse, dense or grm:<dir>, got {self.source!r}")
+        if self.shaping not in SHAPINGS:
+            raise ValueError(f"--shaping must be one of {SHAPINGS}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.features not in FEATURES:
+            raise ValueError(f"--grm-features must be one of {FEATURES}, got {self.features!r}")
+
+    @property
+    def model(self) -> Path | None:
+        """The GRM checkpoint folder, or None for the environment's own reward."""
+        return Path(self.source[4:]) if self.source.startswith("grm:") else None
+
+
+class OnlineReward:
+    """Streaming Φ + shaping + gold for one episode at a time: `reset(ts)` at the first state, then
+    `step(ts)` for each next one (Φ of the previous state is kept here, nowhere else)."""
+
+    def __init__(self, cfg: RewardConfig, task_text: str, device: torch.device | str = "cpu",
+                 loaded: tuple | None = None) -> None:
+        """`loaded`: (model, tasks) already read from cfg's checkpoint (saves a second load)."""
+        from robo_reward.reward.infer import Scorer, StreamingScorer
+
+        self.cfg = cfg
+        self.stream = None
+        self.cameras: tuple[str, ...] = ()
+        self._phi = 0.0
+        if cfg.model is not None:
+            if loaded is None:
+                from robo_reward.reward.checkpoint import load_checkpoint
+
+                loaded = load_checkpoint(cfg.model, device)[:2]
+            model, tasks = loaded
+            self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text, features=cfg.features)
+            self.cameras = tuple(model.cfg.cameras)
+
+    @property
+    def shaping(self) -> str:
+        return self.cfg.shaping if self.stream is not None else "none"
+
+    def reset(self, ts: TimeStep) -> RewardStep:
+        if self.stream is not None:
+            self.stream.reset_state()
+        return self._reading(ts, NOTHING_PAID)
+
+    def step(self, ts: TimeStep) -> RewardStep:
+        """The state `ts` reached and the reward of the transition into it."""
+        success = bool(ts.info["success"])
+        if self.cfg.source == "dense":
+            return self._reading(ts, ShapedReward(dense_reward(ts, self.cfg.gamma), float(success), 0.0))
+        phi_s = self._phi
+        step = self._reading(ts, None)
+        paid = shaped_reward(self.shaping, success, phi_s, step.phi, self.cfg.gamma, ts.terminated,
+                             gold_from_model=self.cfg.gold_from_model, pay_gold=self.cfg.pay_gold,
+                             scale=self._scale(self.shaping))
+        return dataclasses.replace(step, reward=paid, success=success)
+
+    def _reading(self, ts: TimeStep, paid: ShapedReward | None) -> RewardStep:
+        phi, uncertainty, features, stage = 0.0, 0.0, NO_FEATURES, -1
+        if self.stream is not None:
+            out = self.stream.step(ts.obs.images)
+            phi, uncertainty, features, stage = out.progress, out.uncertainty, out.features, out.stage
+        self._phi = phi
+        return RewardStep(phi, paid if paid is not None else NOTHING_PAID, bool(ts.info.get("success", False)),
+                          uncertainty, features, self.value_range(phi), stage)
+
+    def value_range(self, phi_s: float) -> tuple[float, float]:
+        """Where Q(s, ·) must lie for a state of progress Φ(s): needs gold paid at most once, so none
+        with the dense reward or gold from the model."""
+        cfg = self.cfg
+        if not cfg.value_bounds or cfg.source == "dense" or cfg.gold_from_model:
+            return UNBOUNDED
+        # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
+        shaping = "delta" if cfg.annealed_excess else self.shaping
+        return value_range(shaping, phi_s, cfg.gamma, cfg.pay_gold, self._scale(shaping))
+
+    def _scale(self, shaping: str) -> float:
+        """The potential scale applies to pbrs's potential only."""
+        return self.cfg.potential_scale if shaping == "pbrs" else 1.0
+
+
+def dense_reward(ts: TimeStep, gamma: float) -> float:
+    """The simulator's dense reward (1 when successful), with the success terminal paid as if the
+    episode went on at 1 forever (1 / (1 - γ)): otherwise ending the episode by succeeding forfeits
+    the reward of hovering just short of success, and the optimal policy never finishes."""
+    r = float(ts.info["dense_reward"])
+    return r / (1.0 - gamma) if ts.terminated and ts.info["success"] else r

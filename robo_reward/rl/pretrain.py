@@ -1,0 +1,34 @@
+"""Before going online: observation statistics from the demonstrations, behaviour cloning of the actor,
+then critic updates that evaluate the clone without changing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.config import write_json
+from robo_reward.rl.config import RLConfig
+from robo_reward.rl.replay import ReplayBuffer, sample_mixed
+from robo_reward.rl.sac import SAC
+from robo_reward.shaping import anneal_weight
+
+
+def pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Generator, device: torch.device,
+              out: Path, source: dict, labels: np.ndarray | None = None) -> None:
+    """Observation statistics from the demos, then BC of the actor (on `labels` when the executed
+    actions were noisy, else on the buffer's actions), then critic updates on the demos that evaluate
+    that actor without changing it (an untrained critic would pull it off the demos)."""
+    obs = demos.obs[: demos.size]
+    learner.set_normalization(obs)
+    record: dict[str, float] = {}
+    if cfg.bc_init_steps:
+        target = demos.action[: demos.size] if labels is None else labels
+        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.bc_init_steps, cfg.batch_size)
+        if cfg.ibrl or cfg.residual > 0:
+            learner.freeze_bc_actor()
+    learner.excess_weight = anneal_weight(0, cfg.delta_anneal)
+    for _ in range(cfg.critic_pretrain_steps):
+        record.update(learner.update(sample_mixed(None, demos, cfg.batch_size, rng, device), actor=False))
+    write_json(out / "pretrain.json", {"demo_transitions": demos.size, **source, **record})
