@@ -134,18 +134,6 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(ns: argparse.Namespace) -> int:
-    """`bench --reward-latency [--json]`: the quick control-rate check (same measurement as bench-reward)."""
-    from robo_reward.bench.reward import LatencyConfig, streaming_latency
-
-    if not ns.reward_latency:
-        raise ValueError("say what to measure: --reward-latency (see also bench-peers, bench-sim)")
-    r = streaming_latency(config_from_args(LatencyConfig, ns))
-    print(json.dumps(r) if ns.json else f"fused step {r['fused_step_ms_median']:.2f} ms median, {r['fused_step_ms_p90']:.2f} ms p90 "
-          f"on {r['device']} ({r['cameras']} cameras {r['frame_size']} px, batch 1)")
-    return 0
-
-
 def cmd_bench_peers(ns: argparse.Namespace) -> int:
     from robo_reward.bench.peers import PeersConfig, bench_peers
 
@@ -247,8 +235,6 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], Config
          "robo_reward.bc.train:BCConfig"),
         ("bench-reward", "one JSON line: streaming fused-step latency (median, p90) at batch 1", cmd_bench_reward,
          "robo_reward.bench.reward:LatencyConfig"),
-        ("bench", "quick checks: --reward-latency [--json] = streaming fused-step latency at batch 1", cmd_bench,
-         "robo_reward.bench.reward:LatencyConfig"),
         ("import-hdf5", "convert robomimic or ALOHA HDF5 episodes into an annotated LeRobotDataset", cmd_import_hdf5,
          "robo_reward.data.importer:ImportConfig"),
         ("export-hdf5", "write a LeRobotDataset (with annotations) as robomimic-layout HDF5", cmd_export_hdf5,
@@ -279,9 +265,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if spec is not None and name == chosen:
             repeatable = {"train-reward": ("data",), "import-rosbag": ("bag",)}.get(name, ())
             add_config_args(p, _config_class(spec), repeatable=repeatable, aliases={"input": "--in"})
-        if name == "bench":
-            p.add_argument("--reward-latency", action="store_true", help="time the streaming fused step")
-            p.add_argument("--json", action="store_true", help="print one JSON line")
         p.set_defaults(fn=fn)
     return parser
 

@@ -23,7 +23,17 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, required: tuple[
                     repeatable: tuple[str, ...] = (), aliases: dict[str, str] | None = None) -> None:
     """Add one flag per dataclass field. Tuples of str are comma-separated; bools are switches;
     `repeatable` tuple fields may also be given several times (values are collected per flag);
-    `aliases` maps a field to an extra flag spelling (`input` -> `--in`)."""
+    `aliases` maps a field to an extra flag spelling (`input` -> `--in`). A config with nested configs
+    gets `--group.field` flags in one help group per config, and `--config FILE`."""
+    if is_nested(cls):
+        needed = " ".join(f"{_flag(f.name)} {f.name.upper()}" for f in dataclasses.fields(cls)
+                          if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        parser.usage = f"%(prog)s {needed} [--config FILE] [--<field> V ...] [--<config>.<field> V ...]"
+        parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                            help="a YAML or JSON config (e.g. a run's config.json): its values replace the defaults, "
+                                 "flags given replace its values")
+        _add_nested_args(parser, cls)
+        return
     aliases = aliases or {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -60,7 +70,11 @@ def _scalar_type(hint: Any):
 
 
 def config_from_args(cls: type, ns: argparse.Namespace):
-    """The dataclass from parsed flags; a repeated comma-separated flag (a list of tuples) is flattened."""
+    """The dataclass from parsed flags; a repeated comma-separated flag (a list of tuples) is flattened.
+    A nested config: the dataclass's defaults, then a --config file's values, then the flags given."""
+    if is_nested(cls):
+        return _nested_from_args(cls, ns)
+
     def value(v: Any) -> Any:
         return tuple(x for group in v for x in group) if isinstance(v, list) else v
 
@@ -99,3 +113,126 @@ def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(to_jsonable(obj), indent=2) + "\n")
     tmp.replace(path)
+
+
+# ---- nested configs: a config whose fields are configs (RLConfig: reward, sac, demos, ...) ----------------
+
+def is_nested(cls: type) -> bool:
+    hints = typing.get_type_hints(cls)
+    return any(dataclasses.is_dataclass(hints[f.name]) for f in dataclasses.fields(cls))
+
+
+def _add_nested_args(parser: argparse.ArgumentParser, cls: type, prefix: str = "", group=None, defaults: Any = None) -> None:
+    """One flag per leaf field, `--<group>.<field>` (and the field's `alias`, its flat spelling from before
+    configs nested); one help group per nested config. Defaults are suppressed so that what the user typed
+    can be told from what a --config file or the dataclass gives."""
+    hints = typing.get_type_hints(cls)
+    target = group or parser
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            doc = (hint.__doc__ or "").strip().splitlines()[0] if hint.__doc__ else ""
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else hint()
+            _add_nested_args(parser, hint, f"{prefix}{f.name}.", parser.add_argument_group(f"--{prefix}{f.name}.*", doc), default)
+            continue
+        if f.metadata.get("cli") is False:
+            continue
+        flags = [_flag(prefix + f.name)] + ([f.metadata["alias"]] if "alias" in f.metadata else [])
+        help_text = f.metadata.get("help", "").replace("%", "%%")
+        has_default = f.default is not dataclasses.MISSING
+        value = getattr(defaults, f.name) if defaults is not None else f.default
+        shown = ",".join(value) if has_default and isinstance(value, tuple) else value
+        help_text = f"{help_text} (default: {shown})" if has_default else f"{help_text} (required)"
+        if hint is bool:
+            target.add_argument(*flags, dest=prefix + f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            target.add_argument(*flags, dest=prefix + f.name, type=_scalar_type(hint), default=argparse.SUPPRESS,
+                                metavar=f.name.upper(), help=help_text)
+
+
+def load_config_file(path: Path) -> dict:
+    """A YAML or JSON config; a run folder's config.json (a run record) gives the config it holds."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"--config {path}: no such file")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {path}: expected a mapping of config fields, got {type(data).__name__}")
+    return data["config"] if "config" in data and "format_version" in data else data
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _unflatten(flat: dict[str, Any]) -> dict:
+    out: dict = {}
+    for dotted, v in flat.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def config_from_dict(cls: type, data: dict, where: str = "config"):
+    """The dataclass from a nested mapping (a --config file, a run's saved config); values are converted
+    to the field types (paths, tuples); an unknown key or a missing required field is named."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown} of {cls.__name__} (known: {sorted(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            base = to_jsonable(f.default_factory() if f.default_factory is not dataclasses.MISSING else hint())
+            kwargs[name] = config_from_dict(hint, _deep_merge(base, data.get(name) or {}), f"{where}, {name}")
+        elif name in data:
+            kwargs[name] = _coerce(hint, data[name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ValueError(f"{where}: {_flag(name)} is required")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+    if origin in (typing.Union, types.UnionType):
+        return _coerce(next(a for a in typing.get_args(hint) if a is not type(None)), value)
+    if hint is Path:
+        return Path(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _nested_from_args(cls: type, ns: argparse.Namespace):
+    given = {k: v for k, v in vars(ns).items() if "." in k or k in {f.name for f in dataclasses.fields(cls)}}
+    base = load_config_file(ns.config) if getattr(ns, "config", None) else {}
+    return config_from_dict(cls, _deep_merge(base, _unflatten(given)), f"--config {ns.config}" if base else "flags")
+
+
+def flat_names(cls: type, prefix: str = "") -> dict[str, str]:
+    """Each leaf field's flat name from before configs nested (its alias without dashes, e.g. `demo_episodes`)
+    -> its dotted place (`demos.episodes`)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out.update(flat_names(hints[f.name], f"{prefix}{f.name}."))
+        else:
+            alias = f.metadata.get("alias")
+            out[alias[2:].replace("-", "_") if alias else (prefix + f.name if prefix else f.name)] = prefix + f.name
+    return out

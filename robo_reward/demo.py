@@ -47,13 +47,13 @@ def run_demo(cfg: DemoConfig) -> dict:
                                                         "stage_accuracy")}
     report["eval_held_out"]["per_perspective_completion"] = {
         p: metrics[p]["completion_accuracy"] for p in ("incremental", "forward", "backward", "fused")}
-    from robo_reward.rl.config import RLConfig
+    from robo_reward.rl.config import rl_config
     from robo_reward.rl.loop import run_rl
 
-    report["rl"] = run_rl(RLConfig(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
-                                   shaping="pbrs", obs="privileged", demo_episodes=10, warmup_steps=200,
-                                   bc_init_steps=1000, bc_ensemble=5, critic_pretrain_steps=200, residual=0.05, utd=1, max_std=0.5,
-                                   init_alpha=0.01, eval_episodes=5))
+    # the default recipe on the input a real arm has (robot state + the GRM's per-view features), smaller budgets
+    report["rl"] = run_rl(rl_config(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
+                                    demo_episodes=10, bc_init_steps=1000, critic_pretrain_steps=200, warmup_steps=200,
+                                    eval_episodes=5))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)
     print(json.dumps(report, indent=2))

@@ -50,7 +50,7 @@ class BoxSpec:
 
     def policy_index(self, velocities: bool = False) -> np.ndarray:
         """The entries a policy reads: all but joint velocities (`*.vel`) unless asked. Velocities are
-        noisy to clone from: a clone of 20 pick-place demos fell from 80% to 47% success with them."""
+        noisy to clone from (what they cost a clone is measured in docs/BENCHMARKS.md)."""
         if not self.names or velocities:
             return np.arange(self.dim)
         return np.array([i for i, n in enumerate(self.names) if not n.endswith(".vel")])

@@ -52,7 +52,7 @@ def main() -> None:
     args = ap.parse_args()
 
     run_cfg, record, learner = load_run(args.run, "cpu")
-    sources = [OnlineReward(reward_config(replace(run_cfg, reward=f"grm:{m}")), record["task_text"], learner.device)
+    sources = [OnlineReward(reward_config(replace(run_cfg, reward=replace(run_cfg.reward, source=f"grm:{m}"))), record["task_text"], learner.device)
                for m in args.model]
     torch.manual_seed(args.seed)  # the policy's action noise, seeded after loading: the same rollouts whichever models score
     env = make_rl_env(run_cfg, sources[0].cameras, 96)

@@ -19,7 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robo_reward.rl.config import RLConfig  # noqa: E402
+from robo_reward.rl.config import PRE_REDESIGN, rl_config  # noqa: E402
 from robo_reward.rl.deploy import load_run  # noqa: E402
 from robo_reward.rl.loop import run_rl  # noqa: E402
 
@@ -34,7 +34,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "run"
-        run_rl(RLConfig(task="pick-place", out=run, episodes=0, demo_episodes=1, bc_init_steps=10, bc_ensemble=2,
+        run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=0, demo_episodes=1, bc_init_steps=10, bc_ensemble=2,
                         residual=0.05, critic_pretrain_steps=2, batch_size=16, eval_episodes=0, device="cpu"), progress=False)
         shutil.rmtree(OUT, ignore_errors=True)
         OUT.mkdir(parents=True)

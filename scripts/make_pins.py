@@ -66,12 +66,12 @@ def random_grm(out: Path, task: str) -> Path:
 def rl_pin(tmp: Path) -> dict:
     """pick-place, PBRS on a GRM, per-view features, two clones + residual, critic pre-training, value
     bounds, two online episodes, one evaluation episode: most of the loop's paths in one short run."""
-    from robo_reward.rl.config import RLConfig
+    from robo_reward.rl.config import PRE_REDESIGN, rl_config
     from robo_reward.rl.loop import run_rl
 
     grm = random_grm(tmp / "grm", "pick-place")
     out = tmp / "rl"
-    run_rl(RLConfig(task="pick-place", out=out, episodes=2, reward=f"grm:{grm}", shaping="pbrs", obs="state+grm",
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=2, reward=f"grm:{grm}", shaping="pbrs", obs="state+grm",
                     grm_features="views", demo_episodes=1, bc_init_steps=20, bc_ensemble=2, residual=0.05,
                     critic_pretrain_steps=5, value_bounds=True, warmup_steps=30, batch_size=16, utd=1,
                     checkpoint_every=1, eval_episodes=1, seed=3, device="cpu"), progress=False)

@@ -30,7 +30,7 @@ class ChunkPolicy(nn.Module):
 class ChunkEnsemble(nn.Module):
     """Policies cloned from the same data (own initialisation and batches) acting with their mean chunk:
     where one clone stalls in a state the demos never visited the members disagree and the mean moves
-    on (the RL loop's `--bc-ensemble`: pick-place 72.5% -> 92.5% with five, docs/BENCHMARKS.md)."""
+    on (the RL loop's `--sac.bc-ensemble`; measured in docs/BENCHMARKS.md)."""
 
     def __init__(self, members: list[ChunkPolicy]) -> None:
         super().__init__()

@@ -19,18 +19,30 @@ from robo_reward.types import TimeStep
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """What the learner is paid; validated on construction."""
+    """What the learner is paid: the environment's reward, or a GRM's progress shaped, plus r_gold."""
 
-    source: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>"})
-    shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm source)"})
-    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the GRM fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
-    features: str = field(default="fused", metadata={"help": "what a policy reads of the GRM: fused (its state embedding) | views (each camera's features)"})
-    gamma: float = field(default=0.99, metadata={"help": "discount of the shaping; the critic's own"})
-    gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
-    pay_gold: bool = field(default=True, metadata={"help": "pay r_gold on success (False: delta is the bare Φ(s') − Φ(s))"})
-    potential_scale: float = field(default=1.0, metadata={"help": "pbrs with k·Φ"})
-    value_bounds: bool = field(default=False, metadata={"help": "report the range every return must lie in (else ±inf)"})
-    annealed_excess: bool = field(default=False, metadata={"help": "delta's excess is added with a weight (--delta-anneal): delta's range"})
+    source: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>",
+                                                    "alias": "--reward"})
+    shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm source)", "alias": "--shaping"})
+    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the GRM fuses its perspectives into Φ: {' | '.join(FUSIONS)}",
+                                                          "alias": "--fusion"})
+    features: str = field(default="fused", metadata={
+        "help": "what a policy reads of the GRM: fused (its state embedding, D values) | views (each camera's features "
+                "before fusion, V x D: they keep where things are)", "alias": "--grm-features"})
+    gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ",
+                                                           "alias": "--gold-from-model"})
+    no_gold: bool = field(default=False, metadata={
+        "help": "with delta or progress shaping: pay no r_gold (success still ends the episode); delta is then the bare "
+                "Φ(s') − Φ(s), as where no success flag exists", "alias": "--no-gold"})
+    potential_scale: float = field(default=1.0, metadata={
+        "help": "with pbrs: shape with k·Φ (as policy-invariant as Φ; the critic starts k·Φ(s) high)", "alias": "--potential-scale"})
+    value_bounds: bool = field(default=False, metadata={
+        "help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]); "
+                "no effect with the dense reward or gold from the model, which can pay more than once", "alias": "--value-bounds"})
+    delta_anneal: int = field(default=0, metadata={
+        "help": "with pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes and "
+                "re-weighted in replay (0: pure pbrs)", "alias": "--delta-anneal"})
+    gamma: float = field(default=0.99, metadata={"help": "the shaping's discount: the critic's own (set from it)", "cli": False})
 
     def __post_init__(self) -> None:
         if not (self.source in ("sparse", "dense") or self.source.startswith("grm:")):
@@ -41,6 +53,15 @@ class RewardConfig:
             raise ValueError(f"--fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.features not in FEATURES:
             raise ValueError(f"--grm-features must be one of {FEATURES}, got {self.features!r}")
+        grm = self.model is not None
+        if self.delta_anneal < 0 or (self.delta_anneal and (self.shaping != "pbrs" or not grm)):
+            raise ValueError(f"--delta-anneal must be >= 0, and > 0 only with --shaping pbrs and a grm reward, got {self.delta_anneal}")
+        if self.potential_scale <= 0 or (self.potential_scale != 1.0 and (self.shaping != "pbrs" or not grm or self.delta_anneal)):
+            raise ValueError(f"--potential-scale must be > 0, and other than 1 only with a grm reward and --shaping pbrs "
+                             f"(not --delta-anneal), got {self.potential_scale}")
+        if self.no_gold and (not grm or self.shaping not in ("delta", "progress") or self.gold_from_model):
+            raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
+                             "(pbrs or sparse without gold pays every policy the same return)")
 
     @property
     def model(self) -> Path | None:
@@ -87,7 +108,7 @@ class OnlineReward:
         phi_s = self._phi
         step = self._reading(ts, None)
         paid = shaped_reward(self.shaping, success, phi_s, step.phi, self.cfg.gamma, ts.terminated,
-                             gold_from_model=self.cfg.gold_from_model, pay_gold=self.cfg.pay_gold,
+                             gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold,
                              scale=self._scale(self.shaping))
         return dataclasses.replace(step, reward=paid, success=success)
 
@@ -107,8 +128,8 @@ class OnlineReward:
         if not cfg.value_bounds or cfg.source == "dense" or cfg.gold_from_model:
             return UNBOUNDED
         # with the anneal a return is pbrs's plus a share of delta's excess: inside delta's (wider) range
-        shaping = "delta" if cfg.annealed_excess else self.shaping
-        return value_range(shaping, phi_s, cfg.gamma, cfg.pay_gold, self._scale(shaping))
+        shaping = "delta" if cfg.delta_anneal else self.shaping
+        return value_range(shaping, phi_s, cfg.gamma, not cfg.no_gold, self._scale(shaping))
 
     def _scale(self, shaping: str) -> float:
         """The potential scale applies to pbrs's potential only."""

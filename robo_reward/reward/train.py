@@ -227,8 +227,8 @@ def _shuffle_labels(bank: EpisodeBank, rng: np.random.Generator) -> None:
 
 def sampler_workers(requested: int, device: torch.device) -> int:
     """Worker processes for the pair sampler: `requested`, or for -1 four on a GPU (where the single-threaded
-    sampler was 40-75% of each step) and none on the CPU (where it is ~5% and workers take the cores the
-    step needs), never more than this process's share of the cores (torchrun's ranks on one node split them)
+    sampler takes much of each step) and none on the CPU (where it takes little and workers take the cores the
+    step needs; docs/BENCHMARKS.md), never more than this process's share of the cores (torchrun's ranks on one node split them)
     leaves free."""
     if requested < -1:
         raise ValueError(f"--sampler-workers must be -1 (auto) or >= 0, got {requested}")

@@ -1,129 +1,192 @@
-"""The configuration of `robo-reward rl` and the pieces built from it: the learner's and the reward's
-configs and the environment (in-process simulator or a robot behind ROS 2)."""
+"""The configuration of `robo-reward rl`: nested configs, each validating itself, composed by RLConfig, whose
+defaults are the benchmarked recipe (docs/BENCHMARKS.md, pick-place from 20 demonstrations): five clones of
+20 scripted demonstrations, critic pre-training, a residual of 0.05 learned online on the GRM's per-view
+features. `robo-reward rl --task T --reward grm:DIR --out DIR` runs it. Flags are `--<config>.<field>`; the
+flat spellings from before configs nested (`--demo-episodes`, `--residual`, ...) still work. The run's
+config.json can be fed back with `--config`; configs/rl_pre_redesign.yaml holds the defaults every `rl`
+command in BENCHMARKS.md before the redesign ran with."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robo_reward.config import config_from_dict, flat_names, load_config_file
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.observation import OBSERVATIONS, reads_grm, reads_privileged
-from robo_reward.reward.infer import DEFAULT_FUSION, FEATURES, FUSIONS
 from robo_reward.reward.online import RewardConfig
 from robo_reward.rl.sac import SACConfig
+
+POLICY_INPUTS = ("auto", *OBSERVATIONS)
+PRE_REDESIGN = Path(__file__).resolve().parents[1] / "configs" / "rl_pre_redesign.yaml"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Demonstrations: half of every learner batch (RLPD), and what the actor is cloned from."""
+
+    episodes: int = field(default=20, metadata={"help": "scripted-expert episodes (in-process sim only; not with --demos.dataset)",
+                                                "alias": "--demo-episodes"})
+    dataset: Path | None = field(default=None, metadata={
+        "help": "a LeRobot dataset whose successful episodes are the demonstrations (e.g. teleoperation on the robot)",
+        "alias": "--demos"})
+    noise: float = field(default=0.0, metadata={
+        "help": "DART: Gaussian noise (policy units) on the scripted expert's executed motion; clones copy the clean action",
+        "alias": "--demo-noise"})
+
+    def __post_init__(self) -> None:
+        if self.episodes < 0:
+            raise ValueError(f"--demos.episodes must be >= 0, got {self.episodes}")
+        if self.noise < 0 or (self.noise > 0 and (not self.episodes or self.dataset is not None)):
+            raise ValueError(f"--demo-noise must be >= 0 and needs --demo-episodes (the scripted expert), got {self.noise}")
+
+    @property
+    def scripted(self) -> int:
+        """Scripted-expert episodes to run: none when a dataset gives the demonstrations."""
+        return 0 if self.dataset is not None else self.episodes
+
+    @property
+    def any(self) -> bool:
+        return self.dataset is not None or self.episodes > 0
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Before going online: clone the actor from the demonstrations, then train the critics to value it."""
+
+    bc_steps: int = field(default=3000, metadata={"help": "behaviour-cloning steps for the actor (then no random warm-up actions)",
+                                                  "alias": "--bc-init-steps"})
+    critic_steps: int = field(default=1000, metadata={"help": "offline SAC updates on the demos alone (the actor held fixed)",
+                                                      "alias": "--critic-pretrain-steps"})
+
+    def __post_init__(self) -> None:
+        if self.bc_steps < 0 or self.critic_steps < 0:
+            raise ValueError(f"--pretrain.* must be >= 0, got {self.bc_steps} and {self.critic_steps}")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Where the loop runs: the in-process simulator, or a robot behind ROS 2 topics."""
+
+    kind: str = field(default="sim", metadata={"help": "sim (in-process MuJoCo/MetaWorld) | ros (a robot behind ROS 2 topics)",
+                                               "alias": "--env"})
+    profile: str = field(default="sim_panda", metadata={"help": "with ros: hardware profile (hardware/<name>.yaml)", "alias": "--profile"})
+    real: bool = field(default=False, metadata={"help": "with ros: a real arm (reset = home pose + operator confirmation), "
+                                                        "not sim_robot_node", "alias": "--ros-real"})
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sim", "ros"):
+            raise ValueError(f"--env must be sim or ros, got {self.kind!r}")
+
+
+def _recipe_sac() -> SACConfig:
+    """The benchmarked learner: five frozen clones acting with their mean, a residual of at most 0.05,
+    a low starting temperature and a spread cap (a wide spread flips the gripper)."""
+    return SACConfig(init_alpha=0.01, max_std=0.5, residual=0.05, bc_ensemble=5)
 
 
 @dataclass(frozen=True)
 class RLConfig:
-    task: str = field(metadata={"help": "task name"})
+    """`robo-reward rl`: SAC against a simulator or a robot, paid by the online reward."""
+
+    task: str = field(metadata={"help": "task name (`robo-reward tasks`)"})
     out: Path = field(metadata={"help": "run folder"})
-    episodes: int = field(default=100, metadata={"help": "online episodes"})
-    reward: str = field(default="sparse", metadata={"help": "sparse | dense (the simulator's own) | grm:<checkpoint dir>"})
-    shaping: str = field(default="pbrs", metadata={"help": "pbrs | delta | progress | none (with a grm reward)"})
-    obs: str = field(default="privileged", metadata={"help": "privileged (robot + object state) | state+grm (robot state + frozen GRM features) | privileged+grm (both: a sim-only ablation)"})
-    grm_features: str = field(default="fused", metadata={"help": "with --obs *+grm: fused (the GRM's state embedding, D values) | views (each camera's features before fusion, V x D: keeps where things are)"})
-    demo_episodes: int = field(default=0, metadata={"help": "scripted-expert episodes for the demonstration buffer (RLPD 50/50 batches)"})
-    demo_noise: float = field(default=0.0, metadata={"help": "DART: Gaussian noise (policy units) on the scripted expert's executed motion; clones copy the clean action"})
-    demos: Path | None = field(default=None, metadata={"help": "LeRobot dataset whose successful episodes fill the demonstration buffer (instead of --demo-episodes; needs --obs state+grm)"})
-    velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy: cloning 20 pick-place demos fell from 80% to 47% with them)"})
-    gamma: float = field(default=SACConfig.gamma, metadata={"help": "discount, shared by critic and shaping"})
-    utd: int = field(default=2, metadata={"help": "gradient updates per environment step"})
+    episodes: int = field(default=150, metadata={"help": "online episodes (0: the clones alone, evaluated and checkpointed)"})
+    obs: str = field(default="auto", metadata={
+        "help": "what the policy reads beside the robot state: auto (state+grm with a grm reward, what a real arm has; "
+                "privileged otherwise, sim only) | privileged (the simulator's object state: a diagnostic) | state+grm "
+                "(the GRM's features, --reward.features) | privileged+grm (both: a sim-only ablation)"})
+    velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy to clone from)"})
+    utd: int = field(default=1, metadata={"help": "gradient updates per environment step"})
     batch_size: int = field(default=256, metadata={"help": "SAC batch size"})
-    warmup_steps: int = field(default=500, metadata={"help": "random-action steps before learning"})
-    n_critics: int = field(default=SACConfig.n_critics, metadata={"help": "critic ensemble size"})
-    bc_init_steps: int = field(default=0, metadata={"help": "behaviour-clone the actor on the demos first (then no random warm-up actions)"})
-    bc_ensemble: int = field(default=SACConfig.bc_ensemble, metadata={"help": "with --bc-init-steps: clone this many actors and act with their mean (5 benchmarked)"})
-    critic_pretrain_steps: int = field(default=0, metadata={"help": "offline SAC updates on the demos alone before going online"})
-    bc_weight: float = field(default=SACConfig.bc_weight, metadata={"help": "BC term on the demo half of each batch (TD3+BC-style, e.g. 1.0)"})
-    init_alpha: float = field(default=SACConfig.init_alpha, metadata={"help": "initial entropy temperature"})
-    learn_alpha: bool = field(default=SACConfig.learn_alpha, metadata={"help": "learn the temperature (else fixed at --init-alpha)"})
-    ibrl: bool = field(default=SACConfig.ibrl, metadata={"help": "with --bc-init-steps: keep the cloned actor as a second proposal (IBRL)"})
-    residual: float = field(default=SACConfig.residual, metadata={"help": "with --bc-init-steps: learn a residual of at most this size (0.05 benchmarked) on the frozen cloned actor(s)"})
-    max_std: float = field(default=SACConfig.max_std, metadata={"help": "cap on the actor's spread before tanh (0.5 in the benchmarked recipe: a wide spread flips the gripper)"})
-    gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ"})
-    no_gold: bool = field(default=False, metadata={"help": "with --shaping delta or progress: pay no r_gold (success still ends the episode); delta is then the bare Φ(s') − Φ(s), as where no success flag exists"})
-    delta_anneal: int = field(default=0, metadata={"help": "with --shaping pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes, re-weighted in replay: delta's early guidance, pbrs's invariance after (0: pure pbrs)"})
-    potential_scale: float = field(default=1.0, metadata={"help": "with --shaping pbrs: shape with k·Φ (as policy-invariant as Φ; the critic starts k·Φ(s) high); measured no faster, k = 10 collapsed (docs/BENCHMARKS.md): 1 by default"})
-    value_bounds: bool = field(default=False, metadata={"help": "clip TD targets to the range the reward allows every return (pbrs: [−Φ(s), 1 − Φ(s)], sparse: [0, 1]; shaping.value_range); no effect with the dense reward or --gold-from-model, which can pay more than once"})
-    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": f"how the reward model fuses its perspectives into Φ: {' | '.join(FUSIONS)}"})
+    warmup_steps: int = field(default=256, metadata={"help": "steps before learning (random actions unless the actor was cloned)"})
+    eval_episodes: int = field(default=40, metadata={"help": "deterministic evaluation episodes on unseen seeds after training (eval.json)"})
+    checkpoint_every: int = field(default=10, metadata={"help": "episodes between checkpoints"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
-    eval_episodes: int = field(default=20, metadata={"help": "deterministic evaluation episodes on unseen seeds after training (eval.json)"})
-    checkpoint_every: int = field(default=10, metadata={"help": "episodes between checkpoints"})
     resume: bool = field(default=False, metadata={"help": "continue from out/checkpoint"})
-    env: str = field(default="sim", metadata={"help": "sim (in-process MuJoCo/MetaWorld) | ros (a robot behind ROS 2 topics)"})
-    profile: str = field(default="sim_panda", metadata={"help": "--env ros: hardware profile (hardware/<name>.yaml)"})
-    ros_real: bool = field(default=False, metadata={"help": "--env ros: a real arm (reset = home pose + operator confirmation), not sim_robot_node"})
+    reward: RewardConfig = field(default_factory=lambda: RewardConfig(features="views"))
+    sac: SACConfig = field(default_factory=_recipe_sac)
+    demos: DemoConfig = field(default_factory=DemoConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+
+    @property
+    def policy_input(self) -> str:
+        """`obs` with auto resolved: the GRM's features when there is a GRM, else the simulator's object state."""
+        if self.obs != "auto":
+            return self.obs
+        return "state+grm" if self.reward.model is not None else "privileged"
+
+    def resolved(self) -> RLConfig:
+        """The config as run: auto resolved, the reward's γ the critic's (what config.json records)."""
+        return dataclasses.replace(self, obs=self.policy_input, reward=dataclasses.replace(self.reward, gamma=self.sac.gamma))
 
     def validate(self) -> None:
-        reward_config(self)  # the reward's own checks: source, shaping, fusion, features
-        if self.delta_anneal < 0 or (self.delta_anneal and (self.shaping != "pbrs" or not self.reward.startswith("grm:"))):
-            raise ValueError(f"--delta-anneal must be >= 0, and > 0 only with --shaping pbrs and a grm reward, got {self.delta_anneal}")
-        if self.potential_scale <= 0 or (self.potential_scale != 1.0 and (self.shaping != "pbrs" or not self.reward.startswith("grm:") or self.delta_anneal)):
-            raise ValueError(f"--potential-scale must be > 0, and other than 1 only with a grm reward and --shaping pbrs "
-                             f"(not --delta-anneal), got {self.potential_scale}")
-        if self.no_gold and (not self.reward.startswith("grm:") or self.shaping not in ("delta", "progress") or self.gold_from_model):
-            raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
-                             "(pbrs or sparse without gold pays every policy the same return)")
-        if self.obs not in OBSERVATIONS:
-            raise ValueError(f"--obs must be one of {OBSERVATIONS}, got {self.obs!r}")
-        if reads_grm(self.obs) and not self.reward.startswith("grm:"):
-            raise ValueError(f"--obs {self.obs} needs a GRM: pass --reward grm:<dir>")
-        if self.grm_features not in FEATURES or (self.grm_features != "fused" and not reads_grm(self.obs)):
-            raise ValueError(f"--grm-features must be one of {FEATURES}, and other than fused only with --obs *+grm; "
-                             f"got {self.grm_features!r} with --obs {self.obs}")
-        if self.env not in ("sim", "ros"):
-            raise ValueError(f"--env must be sim or ros, got {self.env!r}")
-        if (self.ibrl or self.residual > 0) and not self.bc_init_steps:
+        """Checks across configs (each config checks its own fields when made)."""
+        grm = self.reward.model is not None
+        if self.obs not in POLICY_INPUTS:
+            raise ValueError(f"--obs must be one of {POLICY_INPUTS}, got {self.obs!r}")
+        obs = self.policy_input
+        if reads_grm(obs) and not grm:
+            raise ValueError(f"--obs {obs} needs a GRM: pass --reward grm:<dir>")
+        clone = self.sac.ibrl or self.sac.residual > 0
+        if clone and not self.pretrain.bc_steps:
             raise ValueError("--ibrl and --residual need a cloned actor: pass --bc-init-steps")
-        if self.bc_ensemble < 1 or (self.bc_ensemble > 1 and not (self.ibrl or self.residual > 0)):
-            raise ValueError(f"--bc-ensemble must be >= 1, and > 1 only with a frozen clone (--residual or --ibrl), got {self.bc_ensemble}")
-        if self.ibrl and self.residual > 0:
+        if self.sac.bc_ensemble < 1 or (self.sac.bc_ensemble > 1 and not clone):
+            raise ValueError(f"--bc-ensemble must be >= 1, and > 1 only with a frozen clone (--residual or --ibrl), got {self.sac.bc_ensemble}")
+        if self.sac.ibrl and self.sac.residual > 0:
             raise ValueError("choose one of --ibrl and --residual")
-        if self.demos is not None and self.demo_episodes:
-            raise ValueError("choose one of --demos (a dataset) and --demo-episodes (the scripted expert)")
-        if self.demo_noise < 0 or (self.demo_noise > 0 and not self.demo_episodes):
-            raise ValueError(f"--demo-noise must be >= 0 and needs --demo-episodes (the scripted expert), got {self.demo_noise}")
-        if self.demos is not None and self.reward == "dense":
+        if self.demos.dataset is not None and self.reward.source == "dense":
             raise ValueError("--demos with --reward dense: a recorded dataset has no simulator dense reward to relabel it with")
-        if (self.bc_init_steps or self.critic_pretrain_steps or self.bc_weight) and not (self.demo_episodes or self.demos):
+        if (self.pretrain.bc_steps or self.pretrain.critic_steps or self.sac.bc_weight) and not self.demos.any:
             raise ValueError("--bc-init-steps, --critic-pretrain-steps and --bc-weight need demonstrations (--demo-episodes or --demos)")
-        if self.env == "ros" and self.demo_episodes:
-            raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR")
-        if self.env == "ros" and self.ros_real and (reads_privileged(self.obs) or self.reward == "dense"):
+        if self.env.kind == "ros" and self.demos.scripted:
+            raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR "
+                             "(or --demos.episodes 0)")
+        if self.env.kind == "ros" and self.env.real and (reads_privileged(obs) or self.reward.source == "dense"):
             raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
 
 
 def make_rl_env(cfg: RLConfig, cameras: tuple[str, ...], image_size: int):
     """The in-process simulator, or the same task behind ROS 2 (joint-target actions, clamped)."""
-    if cfg.env == "sim":
+    if cfg.env.kind == "sim":
         return make_env(cfg.task, SimConfig(image_size=image_size, cameras=cameras))
     from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 
     probe = make_env(cfg.task, SimConfig(image_size=32, cameras=("front",)))
     spec = probe.spec
     probe.close()
-    return RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.profile, sim=not cfg.ros_real))
-
-
-def sac_config(cfg: RLConfig) -> SACConfig:
-    return SACConfig(gamma=cfg.gamma, n_critics=cfg.n_critics, bc_weight=cfg.bc_weight, init_alpha=cfg.init_alpha,
-                     learn_alpha=cfg.learn_alpha, max_std=cfg.max_std, ibrl=cfg.ibrl,
-                     residual=cfg.residual, bc_ensemble=cfg.bc_ensemble)
+    return RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real))
 
 
 def demo_capacity(cfg: RLConfig) -> int:
     """Room for every frame of the --demos dataset; 50,000 transitions for the scripted expert."""
-    if cfg.demos is None:
+    if cfg.demos.dataset is None:
         return 50_000
     from robo_reward.data.lerobot_io import read_info
 
-    return max(1, sum(a.length for a in read_info(Path(cfg.demos), annotated=False).episodes))
+    return max(1, sum(a.length for a in read_info(Path(cfg.demos.dataset), annotated=False).episodes))
 
 
 def reward_config(cfg: RLConfig) -> RewardConfig:
-    """What the run's learner is paid (robo_reward.reward.online)."""
-    return RewardConfig(source=cfg.reward, shaping=cfg.shaping, fusion=cfg.fusion, features=cfg.grm_features,
-                        gamma=cfg.gamma, gold_from_model=cfg.gold_from_model, pay_gold=not cfg.no_gold,
-                        potential_scale=cfg.potential_scale, value_bounds=cfg.value_bounds,
-                        annealed_excess=bool(cfg.delta_anneal))
+    """What the run's learner is paid (robo_reward.reward.online), with the critic's γ."""
+    return dataclasses.replace(cfg.reward, gamma=cfg.sac.gamma)
+
+
+def rl_config(base: Path | None = None, **flat) -> RLConfig:
+    """An RLConfig from flat field names (`demo_episodes=20`, `reward="grm:DIR"`: each nested field's spelling
+    from before configs nested) over a config file's values (`base`, e.g. PRE_REDESIGN) over the defaults."""
+    places = flat_names(RLConfig)
+    unknown = sorted(set(flat) - set(places))
+    if unknown:
+        raise ValueError(f"unknown rl config field(s) {unknown}")
+    nested: dict = load_config_file(base) if base is not None else {}
+    for name, value in flat.items():
+        *parents, leaf = places[name].split(".")
+        node = nested
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return config_from_dict(RLConfig, nested, "rl config")

@@ -15,7 +15,8 @@ from robo_reward.environment_loop import Action, RewardStep
 from robo_reward.observation import ObservationPipeline, reads_grm, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.checkpoint import read_state
-from robo_reward.rl.config import RLConfig, reward_config, sac_config
+from robo_reward.config import config_from_dict
+from robo_reward.rl.config import RLConfig, reward_config
 from robo_reward.rl.sac import SAC
 from robo_reward.types import BoxSpec, TimeStep
 
@@ -28,12 +29,12 @@ def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
         raise FileNotFoundError(f"{cfg_path} is missing: is {run_dir} a `robo-reward rl` run folder?")
-    record = json.loads(cfg_path.read_text())
-    names = {f.name for f in dataclasses.fields(RLConfig)}
-    cfg = RLConfig(**{k: v for k, v in record["config"].items() if k in names})
     dev = resolve_device(device)
-    learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), sac_config(cfg), dev)
-    learner.load_state_dict(read_state(run_dir / "checkpoint", dev)["learner"])
+    state = read_state(run_dir / "checkpoint", dev)  # first: a run of an older format is named as such
+    record = json.loads(cfg_path.read_text())
+    cfg = config_from_dict(RLConfig, record["config"], str(cfg_path))
+    learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), cfg.sac, dev)
+    learner.load_state_dict(state["learner"])
     return cfg, record, learner
 
 

@@ -75,8 +75,8 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: OnlineReward, pipel
     from robo_reward.viz.video import write_video
 
     policy = GreedyPolicy(learner, pipeline, env.spec.action)
-    weight = anneal_weight(max(cfg.episodes - 1, 0), cfg.delta_anneal)  # the critic's weight in its last episode
-    recorder = EvalRecorder(policy, cfg.gamma, weight, env.spec.task_text, cfg.out, cfg.task)
+    weight = anneal_weight(max(cfg.episodes - 1, 0), cfg.reward.delta_anneal)  # the critic's weight in its last episode
+    recorder = EvalRecorder(policy, cfg.sac.gamma, weight, env.spec.task_text, cfg.out, cfg.task)
     loop = EnvironmentLoop(env, policy, reward, [recorder])
     rows = []
     for k in tqdm(range(episodes), desc="eval-policy", disable=not progress):

@@ -22,7 +22,7 @@ from robo_reward.observation import ObservationPipeline, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import ReplayWriter, SACActor
 from robo_reward.rl.checkpoint import Progress, load_checkpoint, save_checkpoint, truncate_metrics
-from robo_reward.rl.config import RLConfig, demo_capacity, make_rl_env, reward_config, sac_config
+from robo_reward.rl.config import RLConfig, demo_capacity, make_rl_env, reward_config
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.pretrain import pretrain
 from robo_reward.rl.replay import ReplayBuffer
@@ -35,6 +35,7 @@ ONLINE_CAPACITY = 200_000
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     cfg.validate()
+    cfg = cfg.resolved()
     from robo_reward.device import resolve_device
 
     device = resolve_device(cfg.device)
@@ -46,9 +47,9 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     first = env.reset(cfg.seed * 100_000)  # the observation's size; the first episode resets again
     pipeline = ObservationPipeline(cfg.obs, env.spec.state.policy_index(cfg.velocities))
     obs_dim, act_dim = len(pipeline(first, reward.reset(first).features)), env.spec.action.dim
-    learner = SAC(obs_dim, act_dim, sac_config(cfg), device, cfg.seed)
+    learner = SAC(obs_dim, act_dim, cfg.sac, device, cfg.seed)
     online = ReplayBuffer(ONLINE_CAPACITY, obs_dim, act_dim)
-    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim) if cfg.demo_episodes or cfg.demos else None
+    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim) if cfg.demos.any else None
     ckpt = out / "checkpoint"
     if cfg.resume and (ckpt / "state.pt").exists():
         at = load_checkpoint(ckpt, learner, online, demos)
@@ -64,13 +65,13 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                                                    action_high=env.spec.action.high.tolist()))
         save_checkpoint(ckpt, learner, online, demos, at)  # a BC-only run (--episodes 0) can be evaluated and deployed
     actor = SACActor(learner, pipeline, env.spec.action, online, demos, at.rng, warmup_steps=cfg.warmup_steps,
-                     random_warmup=not cfg.bc_init_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
+                     random_warmup=not cfg.pretrain.bc_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
     loop = EnvironmentLoop(env, actor, reward, [actor])
     bar = tqdm(range(at.episode, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=at.episode,
                total=cfg.episodes)
     try:
         for ep in bar:
-            learner.excess_weight = anneal_weight(ep, cfg.delta_anneal)
+            learner.excess_weight = anneal_weight(ep, cfg.reward.delta_anneal)
             row = episode_row(cfg, ep, loop.run_episode(cfg.seed * 100_000 + ep, ep), actor, reward.stream is not None)
             with (out / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -100,12 +101,12 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
     """The demonstration buffer (scripted expert or a dataset's successes), then pre-training on it."""
     writer = ReplayWriter(demos, pipeline)
     labels = None
-    if cfg.demos is not None:
+    if cfg.demos.dataset is not None:
         env_state_dim = len(first.info["privileged"]) if reads_privileged(cfg.obs) else None
-        source = dataset_demos(Path(cfg.demos), env.spec, reward.cameras or ("front",), reward, writer, env_state_dim)
+        source = dataset_demos(Path(cfg.demos.dataset), env.spec, reward.cameras or ("front",), reward, writer, env_state_dim)
     else:
-        source = {"scripted_demo_episodes": cfg.demo_episodes, "demo_noise": cfg.demo_noise}
-        labels = scripted_demos(env, cfg.demo_episodes, cfg.seed, reward, writer, cfg.demo_noise)
+        source = {"scripted_demo_episodes": cfg.demos.scripted, "demo_noise": cfg.demos.noise}
+        labels = scripted_demos(env, cfg.demos.scripted, cfg.seed, reward, writer, cfg.demos.noise)
     pretrain(learner, demos, cfg, rng, device, out, source, labels)
 
 
@@ -114,7 +115,7 @@ def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_mo
     s, t = actor.stats, end.times
     timers = {"policy_s": t.policy_s, "env_s": t.env_s, "reward_s": t.reward_s, "update_s": t.observe_s}
     return {"episode": ep, "success": bool(end.last.info["success"]), **s.row(), "final_progress": end.reading.phi,
-            "max_progress": s.phi_max, **({"delta_weight": actor.learner.excess_weight} if cfg.delta_anneal else {}),
+            "max_progress": s.phi_max, **({"delta_weight": actor.learner.excess_weight} if cfg.reward.delta_anneal else {}),
             "model_success": has_model and s.phi_max >= 1.0 - DEFAULT_DELTA,
             "total_steps": actor.total_steps, **{k: round(v, 4) for k, v in timers.items()},
             **{f"learner/{k}": v for k, v in actor.learner_metrics.items()}}

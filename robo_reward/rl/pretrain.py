@@ -23,12 +23,12 @@ def pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Ge
     obs = demos.obs[: demos.size]
     learner.set_normalization(obs)
     record: dict[str, float] = {}
-    if cfg.bc_init_steps:
+    if cfg.pretrain.bc_steps:
         target = demos.action[: demos.size] if labels is None else labels
-        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.bc_init_steps, cfg.batch_size)
-        if cfg.ibrl or cfg.residual > 0:
+        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.pretrain.bc_steps, cfg.batch_size)
+        if cfg.sac.ibrl or cfg.sac.residual > 0:
             learner.freeze_bc_actor()
-    learner.excess_weight = anneal_weight(0, cfg.delta_anneal)
-    for _ in range(cfg.critic_pretrain_steps):
+    learner.excess_weight = anneal_weight(0, cfg.reward.delta_anneal)
+    for _ in range(cfg.pretrain.critic_steps):
         record.update(learner.update(sample_mixed(None, demos, cfg.batch_size, rng, device), actor=False))
     write_json(out / "pretrain.json", {"demo_transitions": demos.size, **source, **record})

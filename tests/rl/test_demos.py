@@ -9,7 +9,7 @@ import pytest
 from robo_reward.data.lerobot_io import DatasetError, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.rl.demos import check_episode
-from robo_reward.rl.config import RLConfig
+from robo_reward.rl.config import PRE_REDESIGN, rl_config
 from robo_reward.rl.loop import run_rl
 from robo_reward.types import Episode
 
@@ -22,7 +22,7 @@ def test_rl_fills_its_demo_buffer_from_the_successful_episodes_of_a_dataset(tmp_
     successes = [a for a in info.episodes if a.outcome == "success"]
     assert successes and len(successes) < len(info.episodes)  # the fixture mixes outcomes
     out = tmp_path / "run"
-    run_rl(RLConfig(task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm", demos=root,
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm", demos=root,
                     bc_init_steps=20, residual=0.1, **FAST), progress=False)
     pre = json.loads((out / "pretrain.json").read_text())
     assert pre["demo_episodes_used"] == len(successes)
@@ -38,7 +38,7 @@ def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp
 
     root, _ = mixed_dataset
     out = tmp_path / "run"
-    run_rl(RLConfig(task="pick-place", out=out, episodes=0, demos=root, bc_init_steps=5, residual=0.05, **FAST),
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=0, demos=root, bc_init_steps=5, residual=0.05, **FAST),
            progress=False)
     successes = [a for a in read_info(root).episodes if a.outcome == "success"]
     pre = json.loads((out / "pretrain.json").read_text())
@@ -48,7 +48,7 @@ def test_a_privileged_policy_clones_from_the_object_state_a_dataset_recorded(tmp
     keep = make_env("pick-place").spec.state.policy_index()
     np.testing.assert_allclose(demos["obs"][0], np.concatenate([ep.states[0, keep], ep.env_state[0]]), atol=1e-6)
     with pytest.raises(DatasetError, match="episode 0 has no observation.environment_state"):
-        run_rl(RLConfig(task="pick-place", out=tmp_path / "r2", episodes=0, demos=dataset_without_env_state, bc_init_steps=5, residual=0.05,
+        run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path / "r2", episodes=0, demos=dataset_without_env_state, bc_init_steps=5, residual=0.05,
                         **FAST), progress=False)
 
 
@@ -80,11 +80,14 @@ def test_a_dataset_recorded_for_another_robot_or_action_space_is_refused():
 
 
 def test_demos_flag_combinations():
-    with pytest.raises(ValueError, match="choose one of --demos"):
-        RLConfig(task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", demo_episodes=2).validate()
+    both = rl_config(task="pick-place", out="x", reward="grm:m", demos="d")  # a dataset replaces the default scripted demos
+    both.validate()
+    assert both.demos.episodes == 20 and both.demos.scripted == 0 and str(both.demos.dataset) == "d"
+    with pytest.raises(ValueError, match="--demo-noise must be >= 0 and needs --demo-episodes"):
+        rl_config(task="pick-place", out="x", reward="grm:m", demos="d", demo_noise=0.1)
     with pytest.raises(ValueError, match="--demos with --reward dense"):
-        RLConfig(task="pick-place", out="x", demos="d", reward="dense").validate()
-    RLConfig(task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", bc_init_steps=10, env="ros").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", demos="d", reward="dense").validate()
+    rl_config(PRE_REDESIGN, task="pick-place", out="x", reward="grm:m", obs="state+grm", demos="d", bc_init_steps=10, env="ros").validate()
 
 
 def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
@@ -98,7 +101,7 @@ def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
     from robo_reward.rl.demos import scripted_demos
     from robo_reward.rl.replay import ReplayBuffer
 
-    cfg = RLConfig(task="pick-place", out="x", demo_episodes=1)
+    cfg = rl_config(PRE_REDESIGN, task="pick-place", out="x", demo_episodes=1)
     env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
     try:
         reward = OnlineReward(reward_config(cfg), env.spec.task_text)
@@ -120,7 +123,7 @@ def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
     noise = executed[:, :-1] - labels[:, :-1]
     assert 0.1 < noise[np.abs(executed[:, :-1]) < 0.99].std() < 0.3  # unclipped entries carry the N(0, 0.2) noise
     with pytest.raises(ValueError, match="--demo-noise must be >= 0 and needs --demo-episodes"):
-        RLConfig(task="pick-place", out="x", demo_noise=0.1).validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", demo_noise=0.1).validate()
 
 
 def test_a_behaviour_cloning_only_run_can_be_evaluated(tmp_path):
@@ -128,7 +131,7 @@ def test_a_behaviour_cloning_only_run_can_be_evaluated(tmp_path):
     from robo_reward.cli import main
 
     run = tmp_path / "bc"
-    run_rl(RLConfig(task="pick-place", out=run, episodes=0, demo_episodes=1, demo_noise=0.1, bc_init_steps=20,
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=0, demo_episodes=1, demo_noise=0.1, bc_init_steps=20,
                     residual=0.05, **FAST), progress=False)
     assert json.loads((run / "pretrain.json").read_text())["demo_noise"] == 0.1
     assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "0"]) == 0
@@ -140,7 +143,7 @@ def test_eval_policy_names_a_run_whose_observation_no_longer_matches(tmp_path, c
     from robo_reward.cli import main
 
     run = tmp_path / "bc"
-    run_rl(RLConfig(task="pick-place", out=run, episodes=0, demo_episodes=1, bc_init_steps=5, residual=0.05, **FAST),
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=0, demo_episodes=1, bc_init_steps=5, residual=0.05, **FAST),
            progress=False)
     record = json.loads((run / "config.json").read_text())
     record["config"]["task"] = "peg-insert"  # same robot state, a longer privileged vector

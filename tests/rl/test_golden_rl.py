@@ -30,7 +30,7 @@ def test_golden_run_deploys_to_the_same_actions_and_values():
     actions = [learner.act(o, deterministic=True) for o in x]
     np.testing.assert_allclose(actions, expected["actions"], atol=1e-5)
     np.testing.assert_allclose([learner.value(o, a) for o, a in zip(x, actions)], expected["values"], atol=1e-5)
-    assert cfg.residual == 0.05 and cfg.bc_ensemble == 2  # the residual on two frozen clones is restored
+    assert cfg.sac.residual == 0.05 and cfg.sac.bc_ensemble == 2  # the residual on two frozen clones is restored
 
 
 def test_golden_checkpoint_resumes_and_other_versions_are_refused(tmp_path):

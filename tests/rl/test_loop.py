@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from robo_reward.rl.config import RLConfig
+from robo_reward.rl.config import PRE_REDESIGN, rl_config
 from robo_reward.rl.loop import run_rl
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC, SACConfig
@@ -14,19 +14,19 @@ FAST = dict(warmup_steps=30, batch_size=16, utd=1, checkpoint_every=1, eval_epis
 
 def test_sparse_run_writes_metrics_summary_plot_and_resumes(tmp_path):
     out = tmp_path / "run"
-    summary = run_rl(RLConfig(task="pick-place", out=out, episodes=2, **FAST), progress=False)
+    summary = run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=2, **FAST), progress=False)
     assert summary["episodes"] == 2 and 0.0 <= summary["success_rate_final"] <= 1.0
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in rows] == [0, 1]
     assert all(r["length"] == 100 and r["gold"] == 0.0 for r in rows)  # random actions do not succeed
     assert all(np.isfinite(r["learner/critic_loss"]) for r in rows)  # updates start after 30 warm-up steps
     assert (out / "success.png").stat().st_size > 0 and (out / "checkpoint" / "state.pt").exists()
-    summary = run_rl(RLConfig(task="pick-place", out=out, episodes=3, resume=True, **FAST), progress=False)
+    summary = run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=3, resume=True, **FAST), progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in rows] == [0, 1, 2] and rows[2]["total_steps"] == 300
     with (out / "metrics.jsonl").open("a") as f:  # killed after logging episode 3, before its checkpoint
         f.write(json.dumps({**rows[2], "episode": 3}) + "\n")
-    run_rl(RLConfig(task="pick-place", out=out, episodes=4, resume=True, **FAST), progress=False)
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=4, resume=True, **FAST), progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["episode"] for r in rows] == [0, 1, 2, 3] and rows[3]["total_steps"] == 400
 
@@ -39,7 +39,7 @@ def test_a_resumed_run_is_the_uninterrupted_run(tmp_path):
     learner. Needs every generator in the checkpoint: the loop's, the learner's own (which 2 of the 3 critics) and
     torch's (the actor's exploration noise)."""
     def run(out, episodes, resume=False):
-        run_rl(RLConfig(task="pick-place", out=out, episodes=episodes, resume=resume, n_critics=3, **FAST), progress=False)
+        run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=episodes, resume=resume, n_critics=3, **FAST), progress=False)
         rows = [{k: v for k, v in json.loads(x).items() if k not in TIMERS} for x in (out / "metrics.jsonl").read_text().splitlines()]
         return rows, torch.load(out / "checkpoint" / "state.pt", weights_only=False)["learner"]
 
@@ -55,7 +55,7 @@ def test_a_resumed_run_is_the_uninterrupted_run(tmp_path):
 
 def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
     out = tmp_path / "grm"
-    run_rl(RLConfig(task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm",
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm",
                     demo_episodes=1, value_bounds=True, **FAST), progress=False)
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert 0.0 <= row["final_progress"] <= 1.0
@@ -68,7 +68,7 @@ def test_grm_shaped_run_with_demos(tmp_path, tiny_grm):
 
 def test_delta_anneal_run_logs_its_weight_and_stores_the_excess(tmp_path, tiny_grm):
     out = tmp_path / "anneal"
-    run_rl(RLConfig(task="pick-place", out=out, episodes=2, reward=f"grm:{tiny_grm}", delta_anneal=2, value_bounds=True,
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=2, reward=f"grm:{tiny_grm}", delta_anneal=2, value_bounds=True,
                     **FAST), progress=False)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["delta_weight"] for r in rows] == [1.0, 0.5]
@@ -79,17 +79,17 @@ def test_delta_anneal_run_logs_its_weight_and_stores_the_excess(tmp_path, tiny_g
 
 def test_bad_rl_config():
     with pytest.raises(ValueError, match="--reward must be"):
-        RLConfig(task="pick-place", out="x", reward="magic").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", reward="magic").validate()
     with pytest.raises(ValueError, match="--fusion must be one of"):
-        RLConfig(task="pick-place", out="x", reward="grm:m", fusion="median").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", reward="grm:m", fusion="median").validate()
     with pytest.raises(ValueError, match="needs a GRM"):
-        RLConfig(task="pick-place", out="x", obs="state+grm").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", obs="state+grm").validate()
     with pytest.raises(ValueError, match="--bc-ensemble .* only with a frozen clone"):
-        RLConfig(task="pick-place", out="x", demo_episodes=2, bc_init_steps=10, bc_ensemble=5).validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", demo_episodes=2, bc_init_steps=10, bc_ensemble=5).validate()
     for bad in (dict(reward="grm:m", potential_scale=0.0), dict(reward="grm:m", shaping="delta", potential_scale=2.0),
                 dict(potential_scale=2.0)):  # not positive; not pbrs; sparse reward has no potential
         with pytest.raises(ValueError, match="--potential-scale"):
-            RLConfig(task="pick-place", out="x", **bad).validate()
+            rl_config(PRE_REDESIGN, task="pick-place", out="x", **bad).validate()
 
 
 def test_observation_modes_read_what_they_name():
@@ -103,13 +103,12 @@ def test_observation_modes_read_what_they_name():
     got = {m: ObservationPipeline(m, np.array([0, 2]))(ts, features).tolist() for m in ("privileged", "state+grm", "privileged+grm")}
     assert got == {"privileged": [1, 3, 4, 5], "state+grm": [1, 3, 6, 7, 8], "privileged+grm": [1, 3, 4, 5, 6, 7, 8]}
     with pytest.raises(ValueError, match="needs a GRM"):
-        RLConfig(task="pick-place", out="x", obs="privileged+grm").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", obs="privileged+grm").validate()
     with pytest.raises(ValueError, match="a real arm has no privileged state"):
-        RLConfig(task="pick-place", out="x", obs="privileged+grm", reward="grm:m", env="ros", ros_real=True).validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", obs="privileged+grm", reward="grm:m", env="ros", ros_real=True).validate()
+    rl_config(PRE_REDESIGN, task="pick-place", out="x", grm_features="views").validate()  # no GRM is run: nothing reads them
     with pytest.raises(ValueError, match="--grm-features must be one of"):
-        RLConfig(task="pick-place", out="x", grm_features="views").validate()  # nothing reads GRM features
-    with pytest.raises(ValueError, match="--grm-features must be one of"):
-        RLConfig(task="pick-place", out="x", obs="state+grm", reward="grm:m", grm_features="keypoints").validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", obs="state+grm", reward="grm:m", grm_features="keypoints").validate()
 
 
 def test_timeouts_bootstrap_and_terminals_do_not():
@@ -200,7 +199,7 @@ def test_value_bounds_follow_the_reward_mode(tmp_path, tiny_grm):
 
     def bounds(**kw):
         text = "pick up the cube and place it in the bin"  # the tiny GRM's task
-        return OnlineReward(reward_config(RLConfig(task="pick-place", out=tmp_path, **kw)), text).value_range(0.4)
+        return OnlineReward(reward_config(rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path, **kw)), text).value_range(0.4)
 
     assert bounds(reward="sparse") == (-np.inf, np.inf)  # off by default
     assert bounds(reward="sparse", value_bounds=True) == (0.0, 1.0)
@@ -212,11 +211,11 @@ def test_value_bounds_follow_the_reward_mode(tmp_path, tiny_grm):
     for bad in ({"reward": "grm:m", "shaping": "pbrs"}, {"reward": "sparse", "shaping": "delta"},
                 {"reward": "grm:m", "shaping": "delta", "gold_from_model": True}):
         with pytest.raises(ValueError, match="--no-gold needs a grm reward with --shaping delta or progress"):
-            RLConfig(task="pick-place", out=tmp_path, no_gold=True, **bad).validate()
+            rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path, no_gold=True, **bad).validate()
     with pytest.raises(ValueError, match="--delta-anneal .* only with --shaping pbrs and a grm reward"):
-        RLConfig(task="pick-place", out=tmp_path, delta_anneal=50).validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path, delta_anneal=50).validate()
     with pytest.raises(ValueError, match="--delta-anneal"):
-        RLConfig(task="pick-place", out=tmp_path, reward="grm:m", shaping="delta", delta_anneal=50).validate()
+        rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path, reward="grm:m", shaping="delta", delta_anneal=50).validate()
 
 
 def test_sac_learns_a_one_step_bandit():
@@ -286,12 +285,16 @@ def test_learner_options_need_demos_and_switch_off():
     from robo_reward.cli import build_parser
 
     with pytest.raises(ValueError, match="need demonstrations"):
-        RLConfig(task="pick-place", out="x", bc_init_steps=100).validate()
-    argv = ["rl", "--task", "pick-place", "--out", "x", "--no-learn-alpha"]
-    ns = build_parser(argv).parse_args(argv)
-    assert ns.learn_alpha is False
-    argv = ["rl", "--task", "pick-place", "--out", "x"]
-    assert build_parser(argv).parse_args(argv).learn_alpha is True
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", bc_init_steps=100).validate()
+    from robo_reward.config import config_from_args
+    from robo_reward.rl.config import RLConfig
+
+    def parsed(*flags):
+        argv = ["rl", "--task", "pick-place", "--out", "x", *flags]
+        return config_from_args(RLConfig, build_parser(argv).parse_args(argv))
+
+    assert parsed("--no-learn-alpha").sac.learn_alpha is False and parsed("--no-sac.learn-alpha").sac.learn_alpha is False
+    assert parsed().sac.learn_alpha is True
 
 
 def test_success_curve_helpers():
@@ -328,12 +331,12 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     from robo_reward.cli import main
 
     run = tmp_path / "run"
-    run_rl(RLConfig(task="pick-place", out=run, episodes=1, **{**FAST, "eval_episodes": 1}), progress=False)
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=1, **{**FAST, "eval_episodes": 1}), progress=False)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_episodes"] == 1 and 0.0 <= summary["eval_success_rate"] <= 1.0
     assert np.isfinite(summary["eval_value_overestimate"])
     assert json.loads((run / "eval.json").read_text())["after_episodes"] == 1
-    run_rl(RLConfig(task="pick-place", out=run, episodes=2, resume=True, **{**FAST, "eval_episodes": 1}), progress=False)
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=2, resume=True, **{**FAST, "eval_episodes": 1}), progress=False)
     assert json.loads((run / "eval.json").read_text())["after_episodes"] == 2  # trained on, so evaluated again
     assert summary["reward_hacking_rate"] == 0.0  # no model, so no model success signal
     assert main(["eval-policy", "--run", str(run), "--out", str(tmp_path / "ev"), "--episodes", "1", "--videos", "1"]) == 0
@@ -344,7 +347,7 @@ def test_eval_policy_and_sweep_cli(tmp_path, capsys):
     assert ev["value_overestimate"] == pytest.approx(row["start_value"]) and np.isfinite(row["start_value"])
     sweep_dir = tmp_path / "sweep"
     argv = ["sweep", "--task", "pick-place", "--out", str(sweep_dir), "--modes", "sparse", "--seeds", "0,1", "--episodes", "1",
-            "--rl-args=--warmup-steps 30 --batch-size 16 --utd 1 --eval-episodes 1"]
+            f"--rl-args=--config {PRE_REDESIGN} --warmup-steps 30 --batch-size 16 --utd 1 --eval-episodes 1"]
     assert main(argv) == 0
     result = json.loads((sweep_dir / "sweep.json").read_text())
     assert len(result["modes"]["sparse"]["per_seed"]) == 2 and (sweep_dir / "sweep.png").stat().st_size > 0
@@ -474,7 +477,7 @@ def test_collect_records_a_trained_policy_labelled_by_physics(tmp_path, tiny_grm
     from robo_reward.data.lerobot_io import load_episode, read_info
 
     run = tmp_path / "run"
-    run_rl(RLConfig(task="pick-place", out=run, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm", **FAST), progress=False)
+    run_rl(rl_config(PRE_REDESIGN, task="pick-place", out=run, episodes=1, reward=f"grm:{tiny_grm}", obs="state+grm", **FAST), progress=False)
     args = ["collect", "--task", "pick-place", "--policy", str(run), "--episodes", "2", "--seed", "5"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     assert main(args + ["--out", str(tmp_path / "b")]) == 0

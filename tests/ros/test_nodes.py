@@ -14,6 +14,7 @@ import yaml
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 from robo_reward.reward.checkpoint import load_checkpoint
+from robo_reward.rl.config import PRE_REDESIGN
 from robo_reward.reward.infer import Scorer, StreamingScorer
 from robo_reward.ros.messages import image_msg, joint_state_msg
 from robo_reward.ros.profiles import load_profile
@@ -223,7 +224,7 @@ def test_rl_over_ros_then_the_policy_node_runs_the_trained_policy(ros, tmp_path,
     sim = ros.start("sim_robot_node", task="pick-place", lockstep=True)
     out = tmp_path / "rl"
     try:  # the unchanged loop, GRM-shaped, on GRM features, through RosRobotEnv
-        rc = main(["rl", "--task", "pick-place", "--env", "ros", "--episodes", "2", "--warmup-steps", "50",
+        rc = main(["rl", "--config", str(PRE_REDESIGN), "--task", "pick-place", "--env", "ros", "--episodes", "2", "--warmup-steps", "50",
                    "--batch-size", "32", "--reward", f"grm:{tiny_grm}", "--obs", "state+grm", "--eval-episodes", "0",
                    "--out", str(out)])
     except TimeoutError as exc:
