@@ -74,7 +74,7 @@ class NoReward:
         return self.step(ts)
 
     def step(self, ts: TimeStep) -> RewardStep:
-        return RewardStep(0.0, NOTHING_PAID, bool(ts.info.get("success", False)), 0.0, NO_FEATURES, UNBOUNDED)
+        return RewardStep(0.0, NOTHING_PAID, bool(ts.info.success), 0.0, NO_FEATURES, UNBOUNDED)
 
 
 @dataclass

@@ -36,6 +36,14 @@ class ObservationPipeline:
 
     def __call__(self, ts: TimeStep, features: np.ndarray) -> np.ndarray:
         """The policy's input at `ts`; `features` are the reward model's for the same state."""
-        state = ts.obs.state if self.keep is None else ts.obs.state[self.keep]
-        parts = [state] + ([ts.info["privileged"]] if reads_privileged(self.mode) else []) + ([features] if reads_grm(self.mode) else [])
-        return np.concatenate(parts).astype(np.float32)
+        if reads_privileged(self.mode) and ts.info.privileged is None:
+            raise ValueError(f"--obs {self.mode} reads the simulator's object state; this environment reports none "
+                             "(a robot: use --obs state+grm)")
+        return self.assemble(ts.obs.state, ts.info.privileged, features)
+
+    def assemble(self, state: np.ndarray, privileged: np.ndarray | None, features: np.ndarray) -> np.ndarray:
+        """The policy input from its parts: one frame's, or a recorded episode's frames stacked ([T, ...]: `bc`
+        builds its training data so)."""
+        state = state if self.keep is None else state[..., self.keep]
+        parts = [state] + ([privileged] if reads_privileged(self.mode) else []) + ([features] if reads_grm(self.mode) else [])
+        return np.concatenate(parts, axis=-1).astype(np.float32)

@@ -7,7 +7,6 @@ MetaWorld adapter and (later) the ROS 2 robot, so downstream code never branches
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -85,6 +84,18 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class StepInfo:
+    """What an environment reports beside the observation. Typed, because the library reads these fields;
+    None marks what an environment cannot know (a real arm has no object state and no dense reward)."""
+
+    success: bool = False
+    step: int = 0
+    subtasks_completed: int = -1  # the subtasks physics says are done (-1: not known)
+    dense_reward: float | None = None  # a simulator's shaped reward in [0, 1]
+    privileged: np.ndarray | None = None  # float32 object/target state only a simulator knows
+
+
+@dataclass(frozen=True)
 class TimeStep:
     """One environment transition result. `terminated` is a true end (success or unrecoverable
     failure; do not bootstrap); `truncated` is the time limit (keep bootstrapping)."""
@@ -93,7 +104,7 @@ class TimeStep:
     reward: float
     terminated: bool
     truncated: bool
-    info: dict[str, Any] = field(default_factory=dict)
+    info: StepInfo = field(default_factory=StepInfo)
 
     @property
     def done(self) -> bool:

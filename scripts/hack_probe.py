@@ -64,7 +64,7 @@ def main() -> None:
     success = np.zeros(args.episodes, bool)
     try:
         for k in range(args.episodes):
-            success[k] = bool(loop.run_episode(args.seed + k, k).last.info["success"])
+            success[k] = bool(loop.run_episode(args.seed + k, k).last.info.success)
             peaks[k] = peak.peak
     finally:
         env.close()

@@ -79,6 +79,7 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, env_state_di
     against the simulator's first."""
     info = read_info(cfg.data)
     keep = spec.state.policy_index(cfg.velocities)
+    pipeline = ObservationPipeline(cfg.obs, keep)
     obs, chunks, index, outcome = [], [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
@@ -87,12 +88,13 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, env_state_di
             if have != want:
                 raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {have}-d {what}, the simulator "
                                    f"{spec.name} has {want}")
+        privileged = features = None
         if env_state_dim is not None:
-            extra = environment_state(ep, env_state_dim, f"{cfg.data}: episode {ann.episode_index}")
+            privileged = environment_state(ep, env_state_dim, f"{cfg.data}: episode {ann.episode_index}")
         else:
             assert scorer is not None  # validate() asks for a reward model with state+grm
-            extra = scorer.encode(np.stack([ep.images[c] for c in scorer.cameras], axis=1)).cpu().numpy()
-        obs.append(np.concatenate([ep.states[:, keep], extra], axis=1))
+            features = scorer.encode(np.stack([ep.images[c] for c in scorer.cameras], axis=1)).cpu().numpy()
+        obs.append(pipeline.assemble(ep.states, privileged, features))
         a = spec.action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
@@ -113,7 +115,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     cameras = info.cameras if scorer is None else scorer.cameras
     env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=tuple(cameras)))
     act_dim = env.spec.action.dim
-    env_state_dim = len(env.reset(500_000).info["privileged"]) if cfg.obs == "privileged" else None
+    env_state_dim = len(env.reset(500_000).info.privileged) if cfg.obs == "privileged" else None
     data = build_data(cfg, scorer, env.spec, env_state_dim)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
@@ -210,7 +212,7 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCCo
         scored = reward is not None and (k == 0 or cfg.obs == "state+grm")
         video.scored = scored
         loop = EnvironmentLoop(env, actor, reward if scored else None, [video] if k == 0 else [])
-        successes.append(bool(loop.run_episode(500_000 + k, k).last.info["success"]))
+        successes.append(bool(loop.run_episode(500_000 + k, k).last.info.success))
     write_video(video.frames, out / "eval_episode_0.mp4", env.spec.control_hz)
     return {"success_rate": float(np.mean(successes)), "eval_episodes": len(successes)}
 

@@ -75,9 +75,9 @@ class Recorder(Observer):
         for cam, img in ts.obs.images.items():
             self.frames[cam].append(img)
         self.states.append(ts.obs.state)
-        self.env_states.append(ts.info.get("privileged"))
+        self.env_states.append(ts.info.privileged)
         self.actions.append(action.env)
-        self.completed.append(ts.info["subtasks_completed"])
+        self.completed.append(ts.info.subtasks_completed)
 
 
 def record_episode(env, mode: str, seed: int, actor: Policy | None = None) -> Episode:
@@ -97,7 +97,7 @@ def record_episode(env, mode: str, seed: int, actor: Policy | None = None) -> Ep
         states=np.stack(r.states).astype(np.float32),
         actions=np.stack(r.actions).astype(np.float32),
         subtasks=spans,
-        outcome=outcome_from_progress(bool(ts.info["success"]), int(ts.info["subtasks_completed"]), len(env.spec.subtasks)),
+        outcome=outcome_from_progress(bool(ts.info.success), int(ts.info.subtasks_completed), len(env.spec.subtasks)),
         mode=mode,
         seed=seed,
         fps=env.spec.control_hz,

@@ -14,7 +14,7 @@ import mujoco
 import numpy as np
 
 from robo_reward.envs.config import SimConfig
-from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, TimeStep
+from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, StepInfo, TimeStep
 
 try:
     import metaworld.policies as mw_policies
@@ -163,10 +163,10 @@ class MetaWorldEnv:
             self._renderer = None
         self._env.close()
 
-    def _summary(self) -> dict:
-        return {"success": _success(self._info), "subtasks_completed": self.completed,
-                "privileged": np.concatenate([self._obs[4:11], self._obs[36:39]]).astype(np.float32),
-                "dense_reward": float(self._info.get("unscaled_reward", 0.0)) / 10.0, "step": self._t}
+    def _summary(self) -> StepInfo:
+        return StepInfo(success=_success(self._info), step=self._t, subtasks_completed=self.completed,
+                        dense_reward=float(self._info.get("unscaled_reward", 0.0)) / 10.0,
+                        privileged=np.concatenate([self._obs[4:11], self._obs[36:39]]).astype(np.float32))
 
     def _observe(self) -> Observation:
         env = self._env

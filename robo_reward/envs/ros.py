@@ -28,7 +28,7 @@ from robo_reward.ros.messages import (
 from robo_reward.ros.profiles import load_profile, profile_spec
 from robo_reward.ros.safety import SafetyFilter
 from robo_reward.ros.sync import ApproximateTimeSync, Synced
-from robo_reward.types import Observation, TimeStep
+from robo_reward.types import Observation, StepInfo, TimeStep
 
 HOME_TOLERANCE = 0.02  # rad
 
@@ -125,12 +125,12 @@ class RosRobotEnv:
         obs = Observation(images, state, self._step / p.control_hz)
         if self.cfg.sim:
             st: SimStatus = synced.items["status"]
-            info = {"success": st.success, "subtasks_completed": st.subtasks_completed, "dense_reward": st.dense_reward,
-                    "privileged": st.privileged, "step": st.step}
+            info = StepInfo(success=st.success, step=st.step, subtasks_completed=st.subtasks_completed,
+                            dense_reward=st.dense_reward, privileged=st.privileged)
             return TimeStep(obs, float(st.success), st.terminated, st.truncated, info)
         success = self.success_flag
         truncated = not success and self._step >= self.spec.max_steps
-        return TimeStep(obs, float(success), success, truncated, {"success": success, "step": self._step})
+        return TimeStep(obs, float(success), success, truncated, StepInfo(success=success, step=self._step))
 
     # ----------------------------------------------------------------- Env protocol
     def reset(self, seed: int | None = None) -> TimeStep:

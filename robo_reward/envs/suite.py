@@ -11,7 +11,7 @@ from robo_reward.envs.arm import FINGER_OPEN, ArmSim, sim_path
 from robo_reward.envs.config import SimConfig
 from robo_reward.envs.tasks import MODE_OUTCOME, Task
 from robo_reward.envs.tasks.base import EE_STEP, Appearance, apply_appearance, snapshot_appearance
-from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, TimeStep
+from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, StepInfo, TimeStep
 
 PHYSICS_DT = 0.002
 DEFAULT_HZ = 10.0
@@ -121,14 +121,10 @@ class MujocoTaskEnv:
         state = np.concatenate([s.arm_q, s.arm_qd, [s.gripper_width], s.tcp_pos]).astype(np.float32)
         return Observation(images=s.render(self.config.cameras), state=state, time=self._t / self.spec.control_hz)
 
-    def _info(self) -> dict:
-        return {
-            "success": self.task.success(self.sim),
-            "subtasks_completed": self.completed,
-            "dense_reward": self.task.dense_reward(self.sim),
-            "privileged": self.task.privileged(self.sim).astype(np.float32),
-            "step": self._t,
-        }
+    def _info(self) -> StepInfo:
+        return StepInfo(success=self.task.success(self.sim), step=self._t, subtasks_completed=self.completed,
+                        dense_reward=self.task.dense_reward(self.sim),
+                        privileged=self.task.privileged(self.sim).astype(np.float32))
 
     @property
     def expert_modes(self) -> tuple[str, ...]:

@@ -102,7 +102,7 @@ class OnlineReward:
 
     def step(self, ts: TimeStep) -> RewardStep:
         """The state `ts` reached and the reward of the transition into it."""
-        success = bool(ts.info["success"])
+        success = bool(ts.info.success)
         if self.cfg.source == "dense":
             return self._reading(ts, ShapedReward(dense_reward(ts, self.cfg.gamma), float(success), 0.0))
         phi_s = self._phi
@@ -118,7 +118,7 @@ class OnlineReward:
             out = self.stream.step(ts.obs.images)
             phi, uncertainty, features, stage = out.progress, out.uncertainty, out.features, out.stage
         self._phi = phi
-        return RewardStep(phi, paid if paid is not None else NOTHING_PAID, bool(ts.info.get("success", False)),
+        return RewardStep(phi, paid if paid is not None else NOTHING_PAID, bool(ts.info.success),
                           uncertainty, features, self.value_range(phi), stage)
 
     def value_range(self, phi_s: float) -> tuple[float, float]:
@@ -140,5 +140,7 @@ def dense_reward(ts: TimeStep, gamma: float) -> float:
     """The simulator's dense reward (1 when successful), with the success terminal paid as if the
     episode went on at 1 forever (1 / (1 - γ)): otherwise ending the episode by succeeding forfeits
     the reward of hovering just short of success, and the optimal policy never finishes."""
-    r = float(ts.info["dense_reward"])
-    return r / (1.0 - gamma) if ts.terminated and ts.info["success"] else r
+    if ts.info.dense_reward is None:
+        raise ValueError(f"--reward dense: the environment reports no dense reward at step {ts.info.step} (a real arm has none)")
+    r = float(ts.info.dense_reward)
+    return r / (1.0 - gamma) if ts.terminated and ts.info.success else r

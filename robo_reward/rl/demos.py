@@ -11,7 +11,7 @@ import numpy as np
 
 from robo_reward.environment_loop import Action, EnvironmentLoop, RewardSource, RewardStep
 from robo_reward.rl.actor import ReplayWriter
-from robo_reward.types import EnvSpec, Episode, Observation, TimeStep
+from robo_reward.types import EnvSpec, Episode, Observation, StepInfo, TimeStep
 
 ACTION_TOLERANCE = 1e-3  # of the normalised range: recorded actions may sit on the bound after float32 rounding
 
@@ -118,7 +118,7 @@ class ReplayedEpisode:
     def _frame(self, t: int) -> TimeStep:
         """Frame t as the env would have returned it."""
         ep, last = self.ep, t == self.ep.length - 1
-        info = {"success": last} if ep.env_state is None else {"success": last, "privileged": ep.env_state[t]}
+        info = StepInfo(success=last, step=t, privileged=None if ep.env_state is None else ep.env_state[t])
         return TimeStep(Observation({c: ep.images[c][t] for c in self.cameras}, ep.states[t], t / ep.fps), 0.0,
                         terminated=last, truncated=False, info=info)
 

@@ -64,7 +64,7 @@ class EvalRecorder(Observer):
             from robo_reward.viz.video import annotate_frame
 
             self.frames.append(annotate_frame(list(ts.obs.images.values()), [
-                self.task_text, f"step {ts.info['step']}  progress {reading.phi:.2f}  success {ts.info['success']}"]))
+                self.task_text, f"step {ts.info.step}  progress {reading.phi:.2f}  success {ts.info.success}"]))
 
 
 def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: OnlineReward, pipeline: ObservationPipeline, episodes: int,
@@ -83,8 +83,8 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: OnlineReward, pipel
         recorder.video = k < videos
         end = loop.run_episode(EVAL_SEED + k, k)
         ts = end.last
-        rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info["success"]), "length": int(ts.info["step"]),
-                     "subtasks_completed": int(ts.info.get("subtasks_completed", -1)), "final_progress": end.reading.phi,
+        rows.append({"episode": k, "seed": EVAL_SEED + k, "success": bool(ts.info.success), "length": int(ts.info.step),
+                     "subtasks_completed": int(ts.info.subtasks_completed), "final_progress": end.reading.phi,
                      "start_value": recorder.value, "discounted_return": recorder.ret})
         if recorder.frames and video_dir is not None:
             write_video(recorder.frames, Path(video_dir) / f"eval_{k:02d}.mp4", env.spec.control_hz)

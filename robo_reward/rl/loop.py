@@ -102,7 +102,7 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
     writer = ReplayWriter(demos, pipeline)
     labels = None
     if cfg.demos.dataset is not None:
-        env_state_dim = len(first.info["privileged"]) if reads_privileged(cfg.obs) else None
+        env_state_dim = len(first.info.privileged) if reads_privileged(cfg.obs) else None
         source = dataset_demos(Path(cfg.demos.dataset), env.spec, reward.cameras or ("front",), reward, writer, env_state_dim)
     else:
         source = {"scripted_demo_episodes": cfg.demos.scripted, "demo_noise": cfg.demos.noise}
@@ -114,7 +114,7 @@ def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_mo
     """One metrics.jsonl row: outcome, what was paid, progress, timers, the last update's learner metrics."""
     s, t = actor.stats, end.times
     timers = {"policy_s": t.policy_s, "env_s": t.env_s, "reward_s": t.reward_s, "update_s": t.observe_s}
-    return {"episode": ep, "success": bool(end.last.info["success"]), **s.row(), "final_progress": end.reading.phi,
+    return {"episode": ep, "success": bool(end.last.info.success), **s.row(), "final_progress": end.reading.phi,
             "max_progress": s.phi_max, **({"delta_weight": actor.learner.excess_weight} if cfg.reward.delta_anneal else {}),
             "model_success": has_model and s.phi_max >= 1.0 - DEFAULT_DELTA,
             "total_steps": actor.total_steps, **{k: round(v, 4) for k, v in timers.items()},

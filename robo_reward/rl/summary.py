@@ -49,7 +49,7 @@ def summarize_run(out: Path) -> dict:
         evaluation = json.loads((out / "eval.json").read_text())
         summary["eval_success_rate"] = evaluation["success_rate"]
         summary["eval_episodes"] = evaluation["episodes"]
-        summary["eval_value_overestimate"] = evaluation.get("value_overestimate")  # None: evaluated before it was measured
+        summary["eval_value_overestimate"] = evaluation["value_overestimate"]
     write_json(out / "summary.json", summary)
     from robo_reward.viz.rl import plot_success
 

@@ -17,6 +17,7 @@ from typing import IO
 import numpy as np
 
 from robo_reward.config import run_record, write_json
+from robo_reward.viz.rl import plot_sweep
 
 # mode -> (reward, shaping, extra rl flags); delta-nogold is the issue's bare Φ(s') − Φ(s), delta adds r_gold;
 # sparse-grm is sparse reward with the model still run, for its features (--obs state+grm)
@@ -130,7 +131,7 @@ def summarize_sweep(cfg: SweepConfig) -> dict:
     speed = speed_vs_reference(successes_by_mode, cfg.modes[0])
     result = run_record(cfg, final_window=FINAL_WINDOW, modes=modes, speed=speed)
     write_json(Path(cfg.out) / "sweep.json", result)
-    _plot(Path(cfg.out) / "sweep.png", curves, cfg.task)
+    plot_sweep(Path(cfg.out) / "sweep.png", curves, cfg.task)
     return result
 
 
@@ -151,24 +152,3 @@ def speed_vs_reference(successes: dict[str, list[np.ndarray]], reference: str) -
 
     return {"reference": reference, "level_per_seed": levels, "episodes_to_level": episodes,
             "episodes_to_level_median": {m: median(v) for m, v in episodes.items()}}
-
-
-def _plot(path: Path, curves: dict[str, np.ndarray], task: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for m, c in curves.items():
-        x = np.arange(1, c.shape[1] + 1)
-        ax.plot(x, np.median(c, 0), label=f"{m} (median of {len(c)})")
-        ax.fill_between(x, c.min(0), c.max(0), alpha=0.2)
-    ax.set_xlabel("online episode")
-    ax.set_ylabel("success (moving mean, 20)")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{task}: success vs episodes (band: min-max over seeds)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

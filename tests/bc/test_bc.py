@@ -92,7 +92,7 @@ def test_privileged_bc_reads_the_recorded_object_state(mixed_dataset, dataset_wi
     ep = load_episode(root, 0)
     env = make_env("pick-place", SimConfig(image_size=ep.images["front"].shape[1]))
     ts = env.reset(ep.seed)
-    np.testing.assert_allclose(ep.env_state[0], ts.info["privileged"], atol=1e-6)  # the frame's own state, not a later one
+    np.testing.assert_allclose(ep.env_state[0], ts.info.privileged, atol=1e-6)  # the frame's own state, not a later one
     out = tmp_path / "priv"
     s = train_bc(BCConfig(data=root, out=out, obs="privileged", steps=5, batch_size=16, eval_episodes=1), progress=False)
     saved = torch.load(out / "policy.pt")

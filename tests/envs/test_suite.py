@@ -11,10 +11,10 @@ METAWORLD = tuple(t for t in available_tasks() if t.startswith("mw/"))
 def run_episode_counts(env, mode: str, seed: int):
     """The last TimeStep and the completed-subtask count at every step (reset included)."""
     ts = env.reset(seed)
-    expert, counts = env.expert(mode), [ts.info["subtasks_completed"]]
+    expert, counts = env.expert(mode), [ts.info.subtasks_completed]
     while not ts.done:
         ts = env.step(expert.act(ts))
-        counts.append(ts.info["subtasks_completed"])
+        counts.append(ts.info.subtasks_completed)
     return ts, counts
 
 
@@ -72,9 +72,9 @@ def test_expert_succeeds(task):
         results = [run_episode(env, "expert", seed) for seed in range(20)]
     finally:
         env.close()
-    rate = np.mean([ts.info["success"] for ts in results])
+    rate = np.mean([ts.info.success for ts in results])
     assert rate >= 0.95, f"{task}: expert success {rate:.2f}"
-    assert all(ts.terminated for ts in results if ts.info["success"])
+    assert all(ts.terminated for ts in results if ts.info.success)
 
 
 @pytest.mark.parametrize("task", SUITE)
@@ -89,15 +89,15 @@ def test_failure_modes_produce_their_outcome(task):
             want = env.task.mode_outcome(mode)
             for seed in range(200, 205):
                 ts, counts = run_episode_counts(env, mode, seed)
-                got = outcome_from_progress(ts.info["success"], ts.info["subtasks_completed"], n_sub)
-                assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info['subtasks_completed']} subtasks)"
+                got = outcome_from_progress(ts.info.success, ts.info.subtasks_completed, n_sub)
+                assert got == want, f"{task}/{mode} seed {seed}: {got} ({ts.info.subtasks_completed} subtasks)"
                 fell = bool(np.any(np.diff(counts) < 0))
                 dropped = mode == "drop" or (mode == "near_miss" and want == "failure")
                 assert fell == dropped, f"{task}/{mode} seed {seed}: {counts}"
                 if mode == "near_miss" and want == "partial":
-                    assert ts.info["subtasks_completed"] == n_sub - 1
+                    assert ts.info.subtasks_completed == n_sub - 1
                 if mode == "imposter":
-                    assert ts.info["subtasks_completed"] == 0
+                    assert ts.info.subtasks_completed == 0
                 if want != "success":
                     assert not ts.terminated and ts.truncated, "a non-success episode must run to the time limit"
     finally:
@@ -135,7 +135,7 @@ def test_peg_near_misses_jam_in_the_hole_or_rest_on_the_rim():
     try:
         for seed in range(300, 310):
             ts = run_episode(env, "near_miss", seed)
-            assert not ts.info["success"] and ts.info["subtasks_completed"] == 3, f"seed {seed}"
+            assert not ts.info.success and ts.info.subtasks_completed == 3, f"seed {seed}"
             off = env.task._hole_offset(env.sim)
             depth, xy = -off[2], np.linalg.norm(off[:2])
             assert depth < 0.025 - 0.004, f"seed {seed}: a near miss {depth * 1000:.1f} mm deep is almost seated"
@@ -194,8 +194,8 @@ def test_seeds_randomise_and_repeat(task):
     finally:
         env.close()
     assert np.array_equal(a.obs.images["front"], a2.obs.images["front"])
-    np.testing.assert_array_equal(a.info["privileged"], a2.info["privileged"])
-    assert np.abs(a.info["privileged"] - b.info["privileged"]).max() > 1e-3
+    np.testing.assert_array_equal(a.info.privileged, a2.info.privileged)
+    assert np.abs(a.info.privileged - b.info.privileged).max() > 1e-3
     if task == "pick-place":
         assert np.abs(a.obs.images["front"].astype(int) - b.obs.images["front"].astype(int)).mean() > 1.0
 
@@ -207,7 +207,7 @@ def test_visual_shift_moves_cameras():
         a = plain.reset(5).obs.images["front"].astype(int)
         b = shifted.reset(5).obs.images["front"].astype(int)
         assert np.abs(a - b).mean() > 5.0
-        assert run_episode(shifted, "expert", 5).info["success"], "the task itself is unchanged"
+        assert run_episode(shifted, "expert", 5).info.success, "the task itself is unchanged"
     finally:
         plain.close()
         shifted.close()
@@ -232,7 +232,7 @@ def test_shift_parts_move_only_the_named_part_and_keep_the_episode():
     b = make_env("pick-place", SimConfig(image_size=32, cameras=("front",), visual_shift=True, shift_parts=("light",)))
     try:  # appearance does not touch the physics: equal end states mean the expert drew the same numbers
         end_a, end_b = run_episode(a, "expert", 7), run_episode(b, "expert", 7)
-        np.testing.assert_array_equal(end_a.info["privileged"], end_b.info["privileged"])
+        np.testing.assert_array_equal(end_a.info.privileged, end_b.info.privileged)
         assert np.abs(end_a.obs.images["front"].astype(int) - end_b.obs.images["front"].astype(int)).mean() > 2.0
     finally:
         a.close()
@@ -262,10 +262,10 @@ def test_metaworld_two_subtask_outcomes():
     try:
         for seed in range(200, 203):
             stall, imposter = run_episode(env, "stall", seed), run_episode(env, "imposter", seed)
-            assert stall.info["subtasks_completed"] >= 1
-            if not stall.info["success"]:  # its random hovering may close the drawer by accident
-                assert outcome_from_progress(False, stall.info["subtasks_completed"], n_sub) == "partial"
-            assert outcome_from_progress(imposter.info["success"], imposter.info["subtasks_completed"], n_sub) == "failure"
+            assert stall.info.subtasks_completed >= 1
+            if not stall.info.success:  # its random hovering may close the drawer by accident
+                assert outcome_from_progress(False, stall.info.subtasks_completed, n_sub) == "partial"
+            assert outcome_from_progress(imposter.info.success, imposter.info.subtasks_completed, n_sub) == "failure"
     finally:
         env.close()
 
@@ -280,7 +280,7 @@ def test_success_counts_every_subtask_however_it_came(monkeypatch):
         ts = env.step(np.zeros(env.spec.action.dim, np.float32))
     finally:
         env.close()
-    assert ts.terminated and ts.info["subtasks_completed"] == len(env.spec.subtasks)
+    assert ts.terminated and ts.info.subtasks_completed == len(env.spec.subtasks)
 
 
 def test_outcome_rule_by_hand():

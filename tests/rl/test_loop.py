@@ -98,7 +98,9 @@ def test_observation_modes_read_what_they_name():
 
     from robo_reward.observation import ObservationPipeline
 
-    ts = SimpleNamespace(obs=SimpleNamespace(state=np.array([1.0, 2.0, 3.0])), info={"privileged": np.array([4.0, 5.0])})
+    from robo_reward.types import StepInfo
+
+    ts = SimpleNamespace(obs=SimpleNamespace(state=np.array([1.0, 2.0, 3.0])), info=StepInfo(privileged=np.array([4.0, 5.0])))
     features = np.array([6.0, 7.0, 8.0])
     got = {m: ObservationPipeline(m, np.array([0, 2]))(ts, features).tolist() for m in ("privileged", "state+grm", "privileged+grm")}
     assert got == {"privileged": [1, 3, 4, 5], "state+grm": [1, 3, 6, 7, 8], "privileged+grm": [1, 3, 4, 5, 6, 7, 8]}
@@ -270,15 +272,21 @@ def test_mixed_batches_mark_demo_rows():
 
 
 def test_dense_reference_pays_the_success_terminal():
+    from robo_reward.observation import ObservationPipeline
     from robo_reward.reward.online import dense_reward
-    from robo_reward.types import Observation, TimeStep
+    from robo_reward.types import Observation, StepInfo, TimeStep
 
     def ts(r: float, success: bool, terminated: bool) -> TimeStep:
-        return TimeStep(Observation({}, np.zeros(1), 0.0), 0.0, terminated, False, {"dense_reward": r, "success": success})
+        return TimeStep(Observation({}, np.zeros(1), 0.0), 0.0, terminated, False, StepInfo(success=success, dense_reward=r))
 
     assert dense_reward(ts(0.7, False, False), 0.99) == 0.7
     assert dense_reward(ts(1.0, True, True), 0.99) == pytest.approx(100.0)  # = staying at 1 forever
     assert dense_reward(ts(0.0, False, True), 0.99) == 0.0  # a failure terminal pays nothing extra
+    robot = TimeStep(Observation({}, np.zeros(2), 0.0), 0.0, False, False, StepInfo(step=4))  # a real arm: neither
+    with pytest.raises(ValueError, match="reports no dense reward at step 4"):
+        dense_reward(robot, 0.99)
+    with pytest.raises(ValueError, match="--obs privileged reads the simulator's object state; this environment reports none"):
+        ObservationPipeline("privileged")(robot, np.zeros(0))
 
 
 def test_learner_options_need_demos_and_switch_off():

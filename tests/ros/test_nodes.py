@@ -44,7 +44,7 @@ def test_ros_env_matches_in_process_env(ros):
                 for cam in lt.obs.images:
                     np.testing.assert_array_equal(ts.obs.images[cam], lt.obs.images[cam])
                 assert (ts.reward, ts.terminated, ts.truncated) == (lt.reward, lt.terminated, lt.truncated)
-                np.testing.assert_allclose(ts.info["privileged"], lt.info["privileged"], atol=1e-6)
+                np.testing.assert_allclose(ts.info.privileged, lt.info.privileged, atol=1e-6)
                 a = _small_moves(lt.obs.state, rng)
                 ts, lt = env.step(a), local.step(a)
     finally:

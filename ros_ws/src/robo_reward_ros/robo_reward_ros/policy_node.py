@@ -174,7 +174,7 @@ class PolicyNode(Node):
         try:
             images = {c: to_rgb(self.images[c], self.profile.image_size, self.profile.cameras[c]) for c in self.policy.cameras}
             state = np.concatenate([self.current, self.velocity, [self.gripper]]).astype(np.float32)
-            ts = TimeStep(Observation(images, state, 0.0), 0.0, False, False, {"success": False})
+            ts = TimeStep(Observation(images, state, 0.0), 0.0, False, False)
             action = np.asarray(self.policy.act(ts, None).env, dtype=np.float64)
             clamped = self.safety.clamp(action[:-1], self.current)
         except ValueError as exc:

@@ -106,7 +106,7 @@ class RewardNode(Node):
             if st.step == 0 and st.episode != self.episode:
                 self.reset_episode()
             self.episode = st.episode
-        ts = TimeStep(Observation(images, NO_STATE, 0.0), 0.0, False, False, {"success": False})
+        ts = TimeStep(Observation(images, NO_STATE, 0.0), 0.0, False, False)  # success is the environment's to say
         step = self.reward.reset(ts) if self.fresh else self.reward.step(ts)
         self.fresh = False
         stamp = synced.items["joints"].header.stamp

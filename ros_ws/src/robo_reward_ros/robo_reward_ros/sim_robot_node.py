@@ -96,9 +96,9 @@ class SimRobotNode(Node):
         ts, p = self.ts, self.profile
         stamp = self.get_clock().now().to_msg()
         info = ts.info
-        self.pub_status.publish(status_msg(stamp, self.episode, self.seed, self.request, info["step"], info["success"], ts.terminated, ts.truncated,
-                                           info["subtasks_completed"], info["dense_reward"], info["privileged"]))
-        self.pub_success.publish(Bool(data=bool(info["success"])))
+        self.pub_status.publish(status_msg(stamp, self.episode, self.seed, self.request, info.step, info.success, ts.terminated, ts.truncated,
+                                           info.subtasks_completed, info.dense_reward, info.privileged))
+        self.pub_success.publish(Bool(data=bool(info.success)))
         s = ts.obs.state
         self.pub_joints.publish(joint_state_msg(p.joint_names + (p.gripper_joint,), np.append(s[:7], s[14]),
                                                 np.append(s[7:14], 0.0), stamp))
