@@ -81,7 +81,8 @@ def cmd_eval_reward(ns: argparse.Namespace) -> int:
     print(json.dumps({k: m[k] for k in keys}))
     for p in ("incremental", "forward", "backward", "fused"):
         print(f"{p:>12}: completion {m[p]['completion_accuracy']:.3f}  auroc {m[p]['auroc']}  voc {m[p]['voc_mean']}")
-    print(f"  (the rule on the true progress labels: completion {m['true_progress_completion_accuracy']:.3f})")
+    print(f"  (the rule on the true progress labels: completion {m['true_progress_completion_accuracy']:.3f}); "
+          f"outcomes: {m['outcome_source']}")
     for miss in m["misses"][:10]:
         print(f"  miss: episode {miss['episode']} ({miss['mode']}) is {miss['outcome']}, scored {miss['predicted']} "
               f"(final progress {miss['final']:.2f})")

@@ -112,6 +112,7 @@ class TimeStep:
 
 
 OUTCOMES = ("success", "partial", "failure")
+UNKNOWN_OUTCOME = "unknown"  # a dataset that records none (robo_reward.data.outcomes): nothing that needs one accepts it
 # Robo-Dopamine's completion rule calls an episode partial when its mean progress is at least this; the
 # outcome labels use the same line on the progress the completed subtasks are worth (equal shares)
 PARTIAL_PROGRESS = 0.4
@@ -145,7 +146,7 @@ class Episode:
     env_state: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
+        if self.outcome not in (*OUTCOMES, UNKNOWN_OUTCOME):
             raise ValueError(f"episode outcome must be one of {OUTCOMES}, got {self.outcome!r}")
         n = len(self.states)
         for cam, frames in self.images.items():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robo_reward.types import OUTCOMES, SubtaskSpan
+from robo_reward.types import OUTCOMES, UNKNOWN_OUTCOME, SubtaskSpan
 
 PREFIX = "sparse"
 NAME_COL = f"{PREFIX}_subtask_names"
@@ -24,6 +24,9 @@ OUTCOME_COL = "outcome"  # success | partial | failure
 MODE_COL = "episode_mode"  # how the episode was produced (expert, stall, near_miss, imposter, ...)
 SEED_COL = "seed"
 PROPORTIONS_FILE = f"temporal_proportions_{PREFIX}.json"
+# LeRobot's annotator also writes the sparse annotation under these unprefixed (legacy) names
+LEGACY_COLUMNS = {NAME_COL: "subtask_names", START_COL: "subtask_start_frames", END_COL: "subtask_end_frames",
+                  START_TIME_COL: "subtask_start_times", END_TIME_COL: "subtask_end_times"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class EpisodeAnnotation:
     seed: int
 
     def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
+        if self.outcome not in (*OUTCOMES, UNKNOWN_OUTCOME):
             raise ValueError(f"episode {self.episode_index}: outcome {self.outcome!r} not in {OUTCOMES}")
         validate_spans(self.subtasks, self.length, where=f"episode {self.episode_index}")
 
@@ -52,6 +55,36 @@ def validate_spans(spans: Sequence[SubtaskSpan], length: int, where: str) -> Non
         if s.start <= prev_end:
             raise ValueError(f"{where}: subtask {s.name!r} starts at frame {s.start}, before the previous one ended ({prev_end})")
         prev_end = s.end
+
+
+def spans_from_lerobot(names: Sequence[str], starts: Sequence[int] | None, ends: Sequence[int] | None,
+                       start_times: Sequence[float] | None, end_times: Sequence[float] | None, fps: float, length: int,
+                       where: str) -> tuple[tuple[SubtaskSpan, ...], list[str]]:
+    """Spans as LeRobot's annotator writes them, made ours, and the subtasks dropped. Frames come from times by
+    its own rule (int(t · fps)) when only times are stored; consecutive subtasks share their boundary frame
+    there (the frame where one ends is where the next starts), which here belongs to the earlier one; an end one
+    past the last frame (an end time equal to the episode's duration) is the last frame. A subtask left with no
+    frame of its own (shorter than the annotation's time resolution: LeRobot's annotator writes whole seconds)
+    is dropped and named, so the caller can say so; anything else that overlaps or leaves the episode is an
+    error naming the episode and subtask."""
+    if starts is None or ends is None:
+        if start_times is None or end_times is None:
+            raise ValueError(f"{where}: subtask {list(names)} have neither start/end frames nor times")
+        starts, ends = [int(t * fps) for t in start_times], [int(t * fps) for t in end_times]
+    if not len(names) == len(starts) == len(ends):
+        raise ValueError(f"{where}: {len(names)} subtask names but {len(starts)} starts and {len(ends)} ends")
+    spans: list[SubtaskSpan] = []
+    dropped: list[str] = []
+    for name, start, end in zip(names, (int(x) for x in starts), (int(x) for x in ends), strict=True):
+        end = length - 1 if end == length else end
+        if spans and start == spans[-1].end:  # the shared boundary frame stays with the subtask that ends on it
+            start += 1
+        if start == end + 1 and (not spans or start == spans[-1].end + 1):
+            dropped.append(str(name))  # no frame of its own at this time resolution
+            continue
+        spans.append(SubtaskSpan(str(name), start, end))
+    validate_spans(spans, length, where)
+    return tuple(spans), dropped
 
 
 def spans_from_completion(completed: np.ndarray, names: Sequence[str]) -> tuple[SubtaskSpan, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 import logging
 import os
 import shutil
@@ -28,8 +29,11 @@ from robo_reward.data.annotations import (
     START_COL,
     START_TIME_COL,
     EpisodeAnnotation,
+    LEGACY_COLUMNS,
+    spans_from_lerobot,
     temporal_proportions,
 )
+from robo_reward.data.outcomes import FRAME_COLUMNS, RECORDED, RULES, UNKNOWN, OutcomeRule, apply_rule, episode_success, outcome_of
 from robo_reward.fsutil import swap_in
 from robo_reward.types import Episode, EnvSpec, SubtaskSpan
 
@@ -196,13 +200,23 @@ class DatasetInfo:
     tasks: tuple[str, ...]
     episodes: tuple[EpisodeAnnotation, ...]
     frame_shape: dict[str, tuple[int, int, int]]
+    outcome_source: str = RECORDED  # where the outcomes come from (robo_reward.data.outcomes)
+
+    def require_outcomes(self, purpose: str) -> None:
+        """Fail, naming the dataset, when its outcomes are not known and `purpose` needs them."""
+        if self.outcome_source == UNKNOWN:
+            raise DatasetError(f"{self.root} records no outcome (no `outcome` column, no next.success / next.reward): "
+                               f"{purpose} needs one. Pass --outcome-from {' | '.join(RULES)} (last-subtask: success where "
+                               "the annotation reaches the last subtask)")
 
 
-def read_info(root: Path, annotated: bool = True) -> DatasetInfo:
+def read_info(root: Path, annotated: bool = True, outcome_from: str | None = None) -> DatasetInfo:
     """Read a LeRobot v3 dataset's metadata and its subtask annotations. Any dataset with the SARM
-    annotation columns works, with any number and names of cameras; the outcome columns are
-    optional (episodes without them count as successes). `annotated=False` also accepts a dataset
-    without the SARM columns (its episodes then have no subtask spans)."""
+    annotation columns works (as LeRobot's annotator writes them: `sparse_*` or the legacy unprefixed
+    columns, frames or times, shared boundaries), with any number and names of cameras. Outcomes come from
+    the dataset's `outcome` column, else LeRobot's next.success / next.reward, else `outcome_from` (a rule:
+    robo_reward.data.outcomes), else they are unknown (`require_outcomes` refuses them). `annotated=False`
+    also accepts a dataset without the SARM columns (its episodes then have no subtask spans)."""
     root = Path(root)
     info_path = root / "meta" / "info.json"
     if not info_path.exists():
@@ -211,12 +225,12 @@ def read_info(root: Path, annotated: bool = True) -> DatasetInfo:
     cameras = tuple(k[len(IMAGE_PREFIX):] for k, f in info["features"].items()
                     if k.startswith(IMAGE_PREFIX) and f["dtype"] in ("video", "image"))
     shapes = {k[len(IMAGE_PREFIX):]: tuple(f["shape"]) for k, f in info["features"].items() if k.startswith(IMAGE_PREFIX)}
-    df = _episode_rows(root).sort_index()
-    has_spans = all(col in df.columns for col in (NAME_COL, START_COL, END_COL))
-    for col in (NAME_COL, START_COL, END_COL) if annotated else ():
-        if col not in df.columns:
-            raise DatasetError(f"{root / 'meta' / 'episodes'}: missing subtask annotation column {col!r} "
-                               "(annotate the dataset, e.g. with lerobot's subtask annotation tool)")
+    df = _annotation_columns(_episode_rows(root).sort_index())
+    has_spans = NAME_COL in df.columns and ((START_COL in df.columns and END_COL in df.columns)
+                                           or (START_TIME_COL in df.columns and END_TIME_COL in df.columns))
+    if annotated and not has_spans:
+        raise DatasetError(f"{root / 'meta' / 'episodes'}: missing subtask annotation columns {NAME_COL!r} with start/end "
+                           "frames or times (annotate the dataset, e.g. with lerobot's subtask annotation tool)")
     prop_path = root / "meta" / PROPORTIONS_FILE
     if prop_path.exists():
         subtasks = tuple(json.loads(prop_path.read_text()))
@@ -224,21 +238,63 @@ def read_info(root: Path, annotated: bool = True) -> DatasetInfo:
         subtasks = tuple(dict.fromkeys(n for names in df[NAME_COL] if names is not None for n in names))
     else:
         subtasks = ()
-    episodes = []
+    fps = float(info["fps"])
+    recorded = OUTCOME_COL in df.columns
+    signal = None if recorded else _frame_success(root, info)
+    rule = None if recorded or signal is not None or outcome_from is None else OutcomeRule.parse(outcome_from)
+    source = RECORDED if recorded else f"derived from {signal[0]}" if signal else rule.source if rule else UNKNOWN
+    episodes, dropped = [], []
     for _, row in df.iterrows():
-        ep = int(row["episode_index"])
+        ep, length = int(row["episode_index"]), int(row["length"])
         names = row[NAME_COL] if has_spans else None
         if (names is None or len(names) == 0) and annotated:
             raise DatasetError(f"{root}: episode {ep} has no subtask annotation ({NAME_COL} is empty)")
-        spans = () if names is None else tuple(
-            SubtaskSpan(str(n), int(s), int(e)) for n, s, e in zip(names, row[START_COL], row[END_COL], strict=True))
-        outcome = str(row[OUTCOME_COL]) if OUTCOME_COL in df.columns and row[OUTCOME_COL] is not None else "success"
+        try:
+            spans, lost = ((), []) if names is None else spans_from_lerobot(
+                names, *(_cell(row, c) for c in (START_COL, END_COL, START_TIME_COL, END_TIME_COL)), fps, length,
+                f"{root}: episode {ep}")
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from exc
+        dropped += [f"episode {ep} {n!r}" for n in lost]
+        if recorded and row[OUTCOME_COL] is not None:
+            outcome = str(row[OUTCOME_COL])
+        elif signal is not None:
+            outcome = outcome_of(signal[1].get(ep, False), spans, subtasks)
+        elif rule is not None:
+            outcome = apply_rule(rule, ep, spans, subtasks)
+        else:
+            outcome = UNKNOWN
         mode = str(row[MODE_COL]) if MODE_COL in df.columns and row[MODE_COL] is not None else "unknown"
         seed = int(row[SEED_COL]) if SEED_COL in df.columns and row[SEED_COL] is not None else -1
-        episodes.append(EpisodeAnnotation(ep, int(row["length"]), spans, outcome, mode, seed))
+        episodes.append(EpisodeAnnotation(ep, length, spans, outcome, mode, seed))
+    if dropped:
+        warnings.warn(f"{root}: {len(dropped)} subtask span(s) have no frame of their own at the annotation's time "
+                      f"resolution and are left out of the labels: {', '.join(dropped[:5])}{' ...' if len(dropped) > 5 else ''}",
+                      stacklevel=2)
     tasks_path = root / "meta" / "tasks.parquet"
     tasks = tuple(pd.read_parquet(tasks_path).index.astype(str)) if tasks_path.exists() else ()
-    return DatasetInfo(root, float(info["fps"]), cameras, subtasks, tasks, tuple(episodes), shapes)
+    return DatasetInfo(root, fps, cameras, subtasks, tasks, tuple(episodes), shapes, source)
+
+
+def _annotation_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The sparse annotation under its prefixed names, taken from LeRobot's legacy unprefixed columns where
+    only those exist."""
+    legacy = {old: new for new, old in LEGACY_COLUMNS.items() if new not in df.columns and old in df.columns}
+    return df.rename(columns=legacy) if legacy else df
+
+
+def _cell(row: pd.Series, column: str):
+    value = row.get(column)
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else list(value)
+
+
+def _frame_success(root: Path, info: dict) -> tuple[str, dict[int, bool]] | None:
+    """LeRobot's per-frame success signal (next.success or next.reward) and each episode's success by it."""
+    column = next((c for c in FRAME_COLUMNS if c in info["features"]), None)
+    if column is None:
+        return None
+    frames = pd.concat([pd.read_parquet(p, columns=["episode_index", column]) for p in sorted(Path(root).glob("data/*/*.parquet"))])
+    return column, {int(ep): episode_success(rows, column) for ep, rows in frames.groupby("episode_index")}
 
 
 def open_lerobot(root: Path, repo_id: str = "local/robo_reward"):

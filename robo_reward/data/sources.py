@@ -31,6 +31,16 @@ def resolve_dataset(spec: str | Path) -> Path:
                            "your network and HF_TOKEN (HF_HUB_OFFLINE=1 forbids downloads), or pass a local folder") from exc
 
 
+def dataset_cameras(spec: str | Path, camera_map: dict[str, str]) -> tuple[str, ...]:
+    """The cameras a new model reads when none are named: the dataset's own, renamed by `camera_map`."""
+    from robo_reward.data.lerobot_io import read_info
+
+    cams = read_info(resolve_dataset(spec), annotated=False).cameras
+    if not cams:
+        raise DatasetError(f"{spec}: no camera streams (observation.images.*) to train a reward model on")
+    return tuple(camera_map.get(c, c) for c in cams)
+
+
 def parse_camera_map(items: Sequence[str]) -> dict[str, str]:
     """["wrist_left=wrist", ...] -> {"wrist_left": "wrist"} (dataset camera -> model camera)."""
     mapping: dict[str, str] = {}

@@ -7,7 +7,7 @@ frame); backward-anchored pairs (p = a goal state of the task, Φ = 1)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -86,20 +86,24 @@ class EpisodeBank:
 
     def __init__(self, roots: Sequence[Path | str], cameras: Sequence[str], label_scheme: str = "equal",
                  progress: bool = True, max_episodes: int | None = None, camera_map: dict[str, str] | None = None,
-                 image_size: int = 96) -> None:
+                 image_size: int = 96, outcome_from: str | None = None) -> None:
         self.cameras = tuple(cameras)
+        self.outcome_sources: dict[str, str] = {}  # dataset -> where its outcomes come from (data.outcomes)
         self.label_scheme = label_scheme
         self.tasks: list[TaskEntry] = []
         self.subtasks: list[str] = []
         self.episodes: list[BankEpisode] = []
         self.roots: list[Path] = []
         if roots:
-            self.add_datasets(roots, progress, max_episodes, camera_map, image_size)
+            self.add_datasets(roots, progress, max_episodes, camera_map, image_size, outcome_from)
 
     def add_datasets(self, roots: Sequence[Path | str], progress: bool = True, max_episodes: int | None = None,
-                     camera_map: dict[str, str] | None = None, image_size: int = 96) -> None:
+                     camera_map: dict[str, str] | None = None, image_size: int = 96, outcome_from: str | None = None) -> None:
         roots = [resolve_dataset(r) for r in roots]
-        infos = [read_info(r) for r in roots]
+        infos = [read_info(r, outcome_from=outcome_from) for r in roots]
+        for info in infos:
+            info.require_outcomes("a reward model's labels")
+            self.outcome_sources[str(info.root)] = info.outcome_source
         feeds = [match_cameras(info, self.cameras, camera_map or {}) for info in infos]
         fed = {c for feed in feeds for c, d in feed.items() if d is not None}
         fed |= {c for e in self.episodes for c, v in zip(self.cameras, e.views) if v}
@@ -116,7 +120,7 @@ class EpisodeBank:
             shares = subtask_shares(info.subtasks, self.label_scheme, props)
             anns = _first_episodes(info.episodes, max_episodes) if max_episodes else info.episodes
             for ann in tqdm(anns, desc=f"load {Path(root).name}", disable=not progress, unit="ep"):
-                ep = load_as_model_cameras(root, ann.episode_index, feed)
+                ep = replace(load_as_model_cameras(root, ann.episode_index, feed), outcome=ann.outcome)
                 self.add_episode(ep, root, ann.episode_index, info.subtasks, shares, size)
         if not self.episodes:
             raise DatasetError(f"no episodes to train on in {[str(r) for r in roots]}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,8 @@ class EvalConfig:
         "help": "kalman (anchors weighted by their hop uncertainty), consistency (Robo-Dopamine's conservative update) or mean"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     camera_map: tuple[str, ...] = field(default=(), metadata={"help": "dataset_camera=model_camera pairs"})
+    outcome_from: str = field(default="", metadata={
+        "help": "for a dataset that records no outcome: last-subtask | all-success | labels:FILE.json (as train-reward)"})
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,18 @@ class ScoreConfig:
 
 
 def score_dataset(model_dir: Path, data: Path, device: str, fusion: str = DEFAULT_FUSION, progress: bool = True,
-                  camera_map: Sequence[str] = ()):
-    """Yield (Episode, Progress) for every episode of `data` (its cameras renamed to the model's)."""
+                  camera_map: Sequence[str] = (), outcome_from: str | None = None, need_outcomes: bool = False):
+    """Yield (Episode, Progress) for every episode of `data` (its cameras renamed to the model's; outcomes by
+    robo_reward.data.outcomes, required when `need_outcomes`)."""
     dev = resolve_device(device)
     model, tasks, _ = load_checkpoint(model_dir, dev)
     scorer = Scorer(model, tasks, dev, fusion)
-    info = read_info(data)
+    info = read_info(data, outcome_from=outcome_from)
+    if need_outcomes:
+        info.require_outcomes("eval-reward")
     feed = match_cameras(info, model.cfg.cameras, parse_camera_map(camera_map))
     for ann in tqdm(info.episodes, desc="score", disable=not progress, unit="ep"):
-        ep = load_as_model_cameras(data, ann.episode_index, feed)
+        ep = replace(load_as_model_cameras(data, ann.episode_index, feed), outcome=ann.outcome)
         yield ann.episode_index, ep, scorer.score(ep.images, ep.task_text), info
 
 
@@ -68,8 +73,10 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
     rows = []
     plotted, videos = 0, 0
     start = time.perf_counter()
-    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress, cfg.camera_map):
-        names = list(info.subtasks)
+    source = None
+    for ep_idx, ep, pr, info in score_dataset(cfg.model, cfg.data, cfg.device, cfg.fusion, progress, cfg.camera_map,
+                                              cfg.outcome_from or None, need_outcomes=True):
+        names, source = list(info.subtasks), info.outcome_source
         row = episode_row(ep_idx, ep, {p: pr.perspective(p) for p in PERSPECTIVES}, names)
         row["stage_acc"] = float((pr.stage == frame_stage(ep.subtasks, names, ep.length)).mean())
         rows.append(row)
@@ -81,6 +88,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> dict:
             overlay_video(out / "videos" / f"episode_{ep_idx:04d}.mp4", ep, pr, names)
             videos += 1
     metrics = summarize(rows)
+    metrics["outcome_source"] = source
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     write_json(out / "metrics.json", {**run_record(cfg), "metrics": metrics})
     pd.DataFrame(rows).to_csv(out / "episodes.csv", index=False)

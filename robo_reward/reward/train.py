@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
-from robo_reward.data.sources import parse_camera_map
+from robo_reward.data.sources import dataset_cameras, parse_camera_map
 from robo_reward.device import resolve_device
 from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig, pair_batches
 from robo_reward.reward.checkpoint import TaskTable, load_checkpoint, save_checkpoint
@@ -31,7 +32,12 @@ class TrainConfig:
     batch_size: int = field(default=32, metadata={"help": "pairs per step (per process)"})
     lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (cosine decay)"})
     backbone: str = field(default="conv", metadata={"help": "conv | resnet18 | hf:<model>"})
-    cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "cameras the model reads"})
+    cameras: tuple[str, ...] = field(default=(), metadata={
+        "help": "cameras the model reads (default: the first dataset's, after --camera-map)"})
+    outcome_from: str = field(default="", metadata={
+        "help": "for datasets that record no outcome (no `outcome` column, no next.success / next.reward): "
+                "last-subtask (success where the annotation reaches the last subtask) | all-success | labels:FILE.json "
+                "({episode: outcome})"})
     image_size: int = field(default=96, metadata={"help": "model input size (frames are resized)"})
     label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
@@ -260,15 +266,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     last = out / "last"
 
     weights = cfg.dataset_weights()
-    bank = EpisodeBank(list(cfg.data), cfg.cameras, cfg.label_scheme, progress=progress and rank == 0,
+    cameras = cfg.cameras or dataset_cameras(cfg.data[0], parse_camera_map(cfg.camera_map))
+    bank = EpisodeBank(list(cfg.data), cameras, cfg.label_scheme, progress=progress and rank == 0,
                        max_episodes=cfg.max_episodes or None, camera_map=parse_camera_map(cfg.camera_map),
-                       image_size=cfg.image_size)
+                       image_size=cfg.image_size, outcome_from=cfg.outcome_from or None)
+    if rank == 0 and progress:
+        print(f"train-reward: cameras {list(cameras)}" + ("" if cfg.cameras else f" (from {cfg.data[0]})"))
+        for root, source in bank.outcome_sources.items():
+            counts = Counter(e.outcome for e in bank.episodes if e.dataset == root)
+            print(f"train-reward: outcomes of {root}: {source} ({', '.join(f'{n} {o}' for o, n in sorted(counts.items()))})")
     if cfg.shuffle_labels:
         _shuffle_labels(bank, np.random.default_rng(cfg.seed))
     texts = [t.text for t in bank.tasks]
     tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], embed_texts(texts),
                       [bank.goal_states(i) for i in range(len(texts))])
-    mcfg = ModelConfig(cameras=cfg.cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks))
+    mcfg = ModelConfig(cameras=cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks))
     start_step = 0
     if cfg.resume and last.exists():
         model, _, meta = load_checkpoint(last, device)
@@ -296,8 +308,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
 
         writer = SummaryWriter(str(out / "tb"))
         write_json(out / "run.json", run_record(cfg, parameters=count_parameters(model), subtasks=bank.subtasks,
-                                                tasks=texts, episodes=len(bank.episodes)))
-    extra = {"train": run_record(cfg)["config"]}
+                                                tasks=texts, episodes=len(bank.episodes), outcome_sources=bank.outcome_sources))
+    extra = {"train": run_record(cfg)["config"], "outcome_sources": bank.outcome_sources}
     t0, samples, metrics = time.perf_counter(), 0, {}
     bar = tqdm(range(start_step, cfg.steps), desc="train-reward", disable=not progress or rank != 0,
                initial=start_step, total=cfg.steps)

@@ -82,6 +82,7 @@ def dataset_demos(root: Path, spec: EnvSpec, cameras: tuple[str, ...], reward: R
     from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 
     info = read_info(root, annotated=False)
+    info.require_outcomes("rl --demos (it learns from the successful episodes)")
     chosen = [a.episode_index for a in info.episodes if a.outcome == "success"]
     if not chosen:
         raise DatasetError(f"{root}: no successful episode to learn from ({len(info.episodes)} episodes)")

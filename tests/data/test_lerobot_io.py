@@ -92,7 +92,7 @@ def test_dataset_without_annotations_is_rejected(mixed_dataset, tmp_path):
     for path in copy.glob("meta/episodes/*/*.parquet"):
         df = pd.read_parquet(path)
         df.drop(columns=[c for c in ANNOTATION_COLUMNS if c in df.columns]).to_parquet(path)
-    with pytest.raises(DatasetError, match="missing subtask annotation column 'sparse_subtask_names'"):
+    with pytest.raises(DatasetError, match="missing subtask annotation columns 'sparse_subtask_names' with start/end frames or times"):
         read_info(copy)
 
 
