@@ -22,10 +22,15 @@ class ViewConfig:
     scale: int = field(default=2, metadata={"help": "upscaling factor for the video"})
 
 
-def cmd_tasks(_: argparse.Namespace) -> int:
+def cmd_tasks(ns: argparse.Namespace) -> int:
     from robo_reward.envs import available_tasks
 
-    for name in available_tasks():
+    names = list(available_tasks())
+    if ns.all:
+        from robo_reward.envs.metaworld import metaworld_task_names
+
+        names += [f"mw/{n}" for n in metaworld_task_names() if f"mw/{n}" not in names]
+    for name in names:
         print(name)
     return 0
 
@@ -263,6 +268,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
     for name, help_text, fn, spec in _verbs():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "tasks":
+            p.add_argument("--all", action="store_true", help="also every other MetaWorld v3 task (mw/<name>)")
         if spec is not None and name == chosen:
             repeatable = {"train-reward": ("data",), "import-rosbag": ("bag",)}.get(name, ())
             add_config_args(p, _config_class(spec), repeatable=repeatable, aliases={"input": "--in"})

@@ -22,7 +22,10 @@ def test_every_verb_has_help(capsys):
 def test_tasks(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out.split()
-    assert {"pick-place", "peg-insert", "drawer-stow", "mw/pick-place-v3"} <= set(out)
+    assert {"pick-place", "peg-insert", "drawer-stow", "mw/pick-place-v3"} <= set(out) and "mw/window-open-v3" not in out
+    assert main(["tasks", "--all"]) == 0
+    every = capsys.readouterr().out.split()
+    assert len([n for n in every if n.startswith("mw/")]) == 50 and "mw/window-open-v3" in every
 
 
 def test_collect_and_view(tmp_path, capsys):

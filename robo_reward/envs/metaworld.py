@@ -72,7 +72,20 @@ TASKS = {
                                           ("reach", "press"), (_near, _success)),
     "door-lock-v3": MetaWorldTask("SawyerDoorLockV3Policy", "lock the door", ("reach", "lock"), (_near, _success)),
 }
-EXPERT_MODES = ("expert", "stall", "imposter")
+EXPERT_MODES = ("expert", "stall", "imposter")  # near_miss and drop have no generic MetaWorld form: not offered
+GENERIC_MAX_STEPS = 125  # MetaWorld's own horizon (500 steps at 80 Hz) at our 20 Hz: some tasks need most of it
+
+
+def task_for(name: str) -> MetaWorldTask:
+    """A curated task as it is; any other v3 task with MetaWorld's own scripted policy (its ENV_POLICY_MAP) and two
+    subtasks from generic predicates: reach (the hand within 6 cm of the object) and manipulate (MetaWorld's
+    success). The task text is the task's name in words."""
+    if name in TASKS:
+        return TASKS[name]
+    if name not in mw_policies.ENV_POLICY_MAP:
+        raise ValueError(f"unknown MetaWorld task {name!r}; MetaWorld v3 has {', '.join(metaworld_task_names())}")
+    return MetaWorldTask(mw_policies.ENV_POLICY_MAP[name].__name__, name.removesuffix("-v3").replace("-", " "),
+                         ("reach", "manipulate"), (_near, _success), GENERIC_MAX_STEPS)
 
 
 def make_raw_env(name: str):
@@ -108,13 +121,11 @@ class MetaWorldEnv:
     dense reward is in info["dense_reward"]."""
 
     def __init__(self, name: str, config: SimConfig) -> None:
-        if name not in TASKS:
-            raise ValueError(f"unknown MetaWorld task {name!r}; available: {sorted(TASKS)}")
+        self.task = task_for(name)
         for cam in config.cameras:
             if cam not in CAMERA_MAP:
                 raise ValueError(f"unknown camera {cam!r} for MetaWorld; available: {sorted(CAMERA_MAP)}")
         config.validate()
-        self.task = TASKS[name]
         self.config = config
         self._env = make_raw_env(name)
         self._repeat = action_repeat(config.control_hz)
