@@ -39,7 +39,7 @@ from robo_reward.reward.labels import subtask_shares
 from robo_reward.reward.model import GRM, ModelConfig
 from robo_reward.reward.text import embed_texts
 from robo_reward.reward.train import AUGMENTATIONS, train_step
-from robo_reward.types import Episode
+from robo_reward.types import UNKNOWN_OUTCOME, Episode
 
 TRAINABLE = ("full", "heads")
 MIN_FRAMES = 8
@@ -55,6 +55,8 @@ class AdaptConfig:
     episode: int = field(default=0, metadata={"help": "episode index of the demonstration"})
     task: str | None = field(default=None, metadata={"help": "task text (default: the demo's)"})
     subtasks: tuple[str, ...] = field(default=(), metadata={"help": "subtask names: split the demo equally (when it has no annotation)"})
+    outcome_from: str = field(default="", metadata={
+        "help": "for a demo dataset that records no outcome: all-success (you vouch for it) | last-subtask | labels:FILE.json"})
     steps: int = field(default=600, metadata={"help": "fine-tuning steps"})
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
@@ -100,7 +102,7 @@ class Demo:
 def load_demo(cfg: AdaptConfig, model_cameras: tuple[str, ...]) -> Demo:
     """The demonstration, checked (cameras, index, length, outcome, subtasks) before any training."""
     root = resolve_dataset(cfg.demo)
-    info = read_info(root, annotated=False)
+    info = read_info(root, annotated=False, outcome_from=cfg.outcome_from or None)
     if not any(a.episode_index == cfg.episode for a in info.episodes):
         raise DatasetError(f"{root}: --episode {cfg.episode} is out of range (it has episodes "
                            f"{info.episodes[0].episode_index}..{info.episodes[-1].episode_index})")
@@ -116,13 +118,17 @@ def load_demo(cfg: AdaptConfig, model_cameras: tuple[str, ...]) -> Demo:
         raise DatasetError(f"{where} has no subtask annotation: pass --subtasks a,b,c (equal split)")
     if ep.length < max(MIN_FRAMES, 2 * len(subtasks)):
         raise DatasetError(f"{where} has {ep.length} frames; adaptation needs at least {max(MIN_FRAMES, 2 * len(subtasks))}")
-    if ep.outcome != "success":
-        raise DatasetError(f"{where} is labelled {ep.outcome!r}: adapt from a successful demonstration")
+    outcome = next(a.outcome for a in info.episodes if a.episode_index == cfg.episode)
+    if outcome == UNKNOWN_OUTCOME:
+        raise DatasetError(f"{where}: the dataset records no outcome ({info.outcome_source}); adapt learns from a "
+                           "successful demonstration: pass --outcome-from all-success if this one is")
+    if outcome != "success":
+        raise DatasetError(f"{where} is labelled {outcome!r} ({info.outcome_source}): adapt from a successful demonstration")
     validate_spans(spans, ep.length, where)
     task = (cfg.task or ep.task_text).strip()
     if not task:
         raise DatasetError(f"{where} has no task text: pass --task")
-    ep = replace(ep, task=task, task_text=task, subtasks=spans)
+    ep = replace(ep, task=task, task_text=task, subtasks=spans, outcome=outcome)
     return Demo(ep, subtasks, how)
 
 
@@ -238,12 +244,15 @@ def adapt(cfg: AdaptConfig, progress: bool = True) -> dict:
 
     bank = EpisodeBank([], parent.cfg.cameras)
     bank.subtasks = list(parent.cfg.subtasks)  # stage labels index the model's vocabulary (new names go last)
-    entry = bank.add_episode(ep, str(cfg.demo), cfg.episode, demo.subtasks, subtask_shares(demo.subtasks, "equal"))
+    # the demo is its own sampling source, even when it comes from a dataset the parent's data is replayed from
+    entry = bank.add_episode(ep, f"{cfg.demo} (demo)", cfg.episode, demo.subtasks, subtask_shares(demo.subtasks, "equal"))
     goal = entry.frames[-1:]
     replayed = replay_roots(cfg, parent_meta)
     if replayed:
+        # the parent's data under the outcome rule it was trained with (or this run's, for other data)
+        rule = cfg.outcome_from or parent_meta.get("train", {}).get("outcome_from") or None
         bank.add_datasets(replayed, progress=progress, max_episodes=cfg.replay_episodes, camera_map=parse_camera_map(cfg.camera_map),
-                          image_size=parent.cfg.image_size)
+                          image_size=parent.cfg.image_size, outcome_from=rule)
     before = grow_subtasks(parent, tuple(bank.subtasks))
     tasks = parent_tasks
     for i, t in enumerate(bank.tasks):  # every task in the bank must be in the table, the demo's with its new goal

@@ -131,6 +131,10 @@ def test_a_dataset_without_outcomes_is_refused_until_a_rule_is_chosen(bare, tmp_
     assert main(args + ["--outcome-from", "last-subtask"]) == 0
     run = json.loads((tmp_path / "grm" / "run.json").read_text())
     assert set(run["outcome_sources"].values()) == {"last-subtask"}
+    adapt = ["adapt", "--model", str(tmp_path / "grm" / "last"), "--demo", str(bare), "--episode", "0", "--task", "a new task",
+             "--out", str(tmp_path / "adapted"), "--steps", "2", "--replay-episodes", "2"]
+    assert main(adapt) == 2 and "records no outcome" in capsys.readouterr().err  # adapt needs a success it can trust
+    assert main(adapt + ["--outcome-from", "all-success"]) == 0  # the user vouches for the demo; replay uses the parent's rule
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({str(i): "success" for i in range(4)}))
     with pytest.raises(ValueError, match="no outcome for episode 4"):
