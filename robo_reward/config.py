@@ -158,20 +158,24 @@ def load_config_file(path: Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"--config {path}: no such file")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"--config {path}: not valid YAML or JSON ({str(exc).splitlines()[0]})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"--config {path}: expected a mapping of config fields, got {type(data).__name__}")
     return data["config"] if "config" in data and "format_version" in data else data
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
-def _unflatten(flat: dict[str, Any]) -> dict:
+def unflatten(flat: dict[str, Any]) -> dict:
+    """{"a.b": 1} -> {"a": {"b": 1}}."""
     out: dict = {}
     for dotted, v in flat.items():
         node = out
@@ -195,9 +199,12 @@ def config_from_dict(cls: type, data: dict, where: str = "config"):
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             base = to_jsonable(f.default_factory() if f.default_factory is not dataclasses.MISSING else hint())
-            kwargs[name] = config_from_dict(hint, _deep_merge(base, data.get(name) or {}), f"{where}, {name}")
+            kwargs[name] = config_from_dict(hint, deep_merge(base, data.get(name) or {}), f"{where}, {name}")
         elif name in data:
-            kwargs[name] = _coerce(hint, data[name])
+            try:
+                kwargs[name] = _coerce(hint, data[name])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: {_flag(name)} {exc}") from exc
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ValueError(f"{where}: {_flag(name)} is required")
     return cls(**kwargs)
@@ -215,13 +222,15 @@ def _coerce(hint: Any, value: Any) -> Any:
         return Path(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint in (int, float, bool, str) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise TypeError(f"must be {hint.__name__}, got {value!r}")
     return value
 
 
 def _nested_from_args(cls: type, ns: argparse.Namespace):
     given = {k: v for k, v in vars(ns).items() if "." in k or k in {f.name for f in dataclasses.fields(cls)}}
     base = load_config_file(ns.config) if getattr(ns, "config", None) else {}
-    return config_from_dict(cls, _deep_merge(base, _unflatten(given)), f"--config {ns.config}" if base else "flags")
+    return config_from_dict(cls, deep_merge(base, unflatten(given)), f"--config {ns.config}" if base else "flags")
 
 
 def flat_names(cls: type, prefix: str = "") -> dict[str, str]:
@@ -234,5 +243,5 @@ def flat_names(cls: type, prefix: str = "") -> dict[str, str]:
             out.update(flat_names(hints[f.name], f"{prefix}{f.name}."))
         else:
             alias = f.metadata.get("alias")
-            out[alias[2:].replace("-", "_") if alias else (prefix + f.name if prefix else f.name)] = prefix + f.name
+            out[alias[2:].replace("-", "_") if alias else prefix + f.name] = prefix + f.name
     return out

@@ -38,11 +38,17 @@ def expert_successes(name: str, seeds: int) -> list[bool]:
         env.close()
 
 
-def measure(seeds: int, workers: int = 2) -> dict:
+def map_over_tasks(fn, arg, workers: int) -> dict:
+    """{task: fn(task, arg)} for every MetaWorld v3 task, in `workers` processes. Spawned, not forked: a fork
+    of a process that already runs torch or EGL threads can deadlock (it did under pytest)."""
     names = metaworld_task_names()
-    # spawned, not forked: a fork of a process that already runs torch or EGL threads can deadlock
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = dict(zip(names, pool.map(expert_successes, names, [seeds] * len(names))))
+        return dict(zip(names, pool.map(fn, names, [arg] * len(names))))
+
+
+def measure(seeds: int, workers: int = 2) -> dict:
+    results = map_over_tasks(expert_successes, seeds, workers)
+    names = list(results)
     solved = sorted(n for n, r in results.items() if 2 * sum(r) > len(r))
     return {"seeds": seeds, "seed": SEED, "rule": "solved: the expert succeeds on more than half of the seeds",
             "max_steps": {n: task_for(n).max_steps for n in names}, "successes": {n: sum(r) for n, r in results.items()},

@@ -7,13 +7,12 @@ not starved (the speed target of #4 needs one). Physics only, no rendering, our 
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from robo_reward.config import write_json
-from robo_reward.envs.metaworld import MAX_STEPS, action_repeat, make_raw_env, metaworld_task_names, reset_raw
+from robo_reward.envs.metaworld import MAX_STEPS, action_repeat, make_raw_env, reset_raw
 
 SEED = 400_000  # episode k resets with SEED + k; actions come from one generator seeded with SEED
 
@@ -45,9 +44,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.episodes < 1 or args.workers < 1:
         parser.error(f"--episodes and --workers must be >= 1, got {args.episodes} and {args.workers}")
-    names = metaworld_task_names()
-    with ProcessPoolExecutor(args.workers) as pool:
-        counts = dict(zip(names, pool.map(random_successes, names, [args.episodes] * len(names))))
+    from mw_expert_success import map_over_tasks  # beside this script
+
+    counts = map_over_tasks(random_successes, args.episodes, args.workers)
+    names = list(counts)
     ranked = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
     write_json(args.out, {"episodes": args.episodes, "max_steps": MAX_STEPS, "seed": SEED, "successes": ranked})
     for name, n in ranked.items():

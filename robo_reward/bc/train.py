@@ -179,8 +179,8 @@ class ChunkActor:
 class ProgressFrames(Observer):
     """Every frame of an episode (the final one too) with the task and, with a model, its progress."""
 
-    def __init__(self, env, task_text: str) -> None:
-        self.env, self.task_text, self.frames = env, task_text, []
+    def __init__(self, env, task_text: str, scored: bool) -> None:
+        self.env, self.task_text, self.scored, self.frames = env, task_text, scored, []
 
     def observe_first(self, ts: TimeStep, reading: RewardStep) -> None:
         self._add(ts, reading)
@@ -206,11 +206,10 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCCo
         rcfg = RewardConfig(source=f"grm:{cfg.reward_model}", shaping="none")
         reward = OnlineReward(rcfg, scorer.tasks.texts[scorer.tasks.index(task_text)], "cpu", loaded=(scorer.model, scorer.tasks))
     actor = ChunkActor(policy, ObservationPipeline(cfg.obs, keep), env.spec)
-    video = ProgressFrames(env, task_text)
+    video = ProgressFrames(env, task_text, scored=reward is not None)  # episode 0's video: scored whenever a model exists
     successes = []
     for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):
         scored = reward is not None and (k == 0 or cfg.obs == "state+grm")
-        video.scored = scored
         loop = EnvironmentLoop(env, actor, reward if scored else None, [video] if k == 0 else [])
         successes.append(bool(loop.run_episode(500_000 + k, k).last.info.success))
     write_video(video.frames, out / "eval_episode_0.mp4", env.spec.control_hz)

@@ -256,7 +256,9 @@ def read_info(root: Path, annotated: bool = True, outcome_from: str | None = Non
         except ValueError as exc:
             raise DatasetError(str(exc)) from exc
         dropped += [f"episode {ep} {n!r}" for n in lost]
-        if recorded and row[OUTCOME_COL] is not None:
+        if recorded:
+            if row[OUTCOME_COL] is None:
+                raise DatasetError(f"{root}: episode {ep} has no value in the {OUTCOME_COL!r} column the other episodes use")
             outcome = str(row[OUTCOME_COL])
         elif signal is not None:
             outcome = outcome_of(signal[1].get(ep, False), spans, subtasks)

@@ -45,7 +45,12 @@ class OutcomeRule:
             path = Path(text[len("labels:"):])
             if not path.exists():
                 raise FileNotFoundError(f"--outcome-from {text}: no such file")
-            raw = json.loads(path.read_text())
+            try:
+                raw = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise OutcomeError(f"--outcome-from {text}: not valid JSON ({exc})") from exc
+            if not isinstance(raw, dict) or not all(str(k).isdigit() for k in raw):
+                raise OutcomeError(f"{path}: expected {{\"<episode index>\": \"success|partial|failure\", ...}}")
             labels = {int(k): str(v) for k, v in raw.items()}
             bad = {k: v for k, v in labels.items() if v not in ("success", "partial", "failure")}
             if bad:
@@ -64,11 +69,6 @@ def outcome_of(success: bool, spans: Sequence[SubtaskSpan], subtasks: Sequence[s
     kept = max([i for i in range(1, len(spans)) if order[i] <= order[i - 1]], default=0)
     done = sum(span_completed(spans, i, subtasks, False) for i in range(kept, len(spans)))
     return "partial" if subtasks and done / len(subtasks) >= PARTIAL_PROGRESS else "failure"
-
-
-def frame_signal(data: pd.DataFrame) -> str | None:
-    """The per-frame success column a LeRobot dataset has, if any."""
-    return next((c for c in FRAME_COLUMNS if c in data.columns), None)
 
 
 def episode_success(frames: pd.DataFrame, column: str) -> bool:

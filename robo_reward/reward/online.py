@@ -110,7 +110,7 @@ class OnlineReward:
         paid = shaped_reward(self.shaping, success, phi_s, step.phi, self.cfg.gamma, ts.terminated,
                              gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold,
                              scale=self._scale(self.shaping))
-        return dataclasses.replace(step, reward=paid, success=success)
+        return dataclasses.replace(step, reward=paid)
 
     def _reading(self, ts: TimeStep, paid: ShapedReward | None) -> RewardStep:
         phi, uncertainty, features, stage = 0.0, 0.0, NO_FEATURES, -1

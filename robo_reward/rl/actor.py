@@ -16,10 +16,11 @@ from robo_reward.types import BoxSpec, TimeStep
 
 class ReplayWriter(Observer):
     """Stores each transition (policy input, [-1, 1] action, reward, next input, true terminal, the value
-    range of the state it left, delta's excess) in `buffer`; `labels` collects clean actions (DART)."""
+    range of the state it left, delta's excess) in `buffer`; with `keep_labels`, `labels` collects each
+    transition's clean action (what a clone copies: DART's unperturbed expert action)."""
 
-    def __init__(self, buffer: ReplayBuffer, pipeline: ObservationPipeline) -> None:
-        self.buffer, self.pipeline = buffer, pipeline
+    def __init__(self, buffer: ReplayBuffer, pipeline: ObservationPipeline, keep_labels: bool = False) -> None:
+        self.buffer, self.pipeline, self.keep_labels = buffer, pipeline, keep_labels
         self.labels: list[np.ndarray] = []
         self.added = 0
 
@@ -29,7 +30,8 @@ class ReplayWriter(Observer):
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
         next_obs = self.pipeline(ts, reading.features)
         self.buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess)
-        self.labels.append(action.unit if action.label is None else action.label)
+        if self.keep_labels:
+            self.labels.append(action.unit if action.label is None else action.label)
         self.obs, self.bounds = next_obs, reading.value_range
         self.added += 1
 

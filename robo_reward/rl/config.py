@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robo_reward.config import config_from_dict, flat_names, load_config_file
+from robo_reward.config import config_from_dict, deep_merge, flat_names, load_config_file, unflatten
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.observation import OBSERVATIONS, reads_grm, reads_privileged
 from robo_reward.reward.online import RewardConfig
@@ -182,11 +182,5 @@ def rl_config(base: Path | None = None, **flat) -> RLConfig:
     unknown = sorted(set(flat) - set(places))
     if unknown:
         raise ValueError(f"unknown rl config field(s) {unknown}")
-    nested: dict = load_config_file(base) if base is not None else {}
-    for name, value in flat.items():
-        *parents, leaf = places[name].split(".")
-        node = nested
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return config_from_dict(RLConfig, nested, "rl config")
+    given = unflatten({places[name]: value for name, value in flat.items()})
+    return config_from_dict(RLConfig, deep_merge(load_config_file(base) if base is not None else {}, given), "rl config")

@@ -42,6 +42,8 @@ class DemoExpert:
 def scripted_demos(env, episodes: int, seed: int, reward: RewardSource, writer: ReplayWriter, noise: float = 0.0) -> np.ndarray:
     """The env's scripted expert from seeds 10^7 + 1000·seed + k into the writer's buffer; returns the
     expert's own actions (policy space) for the transitions added, the labels behaviour cloning copies."""
+    if not writer.keep_labels:
+        raise ValueError("scripted_demos returns the clean labels: give it a ReplayWriter(..., keep_labels=True)")
     loop = EnvironmentLoop(env, DemoExpert(env, noise, np.random.default_rng(10_000_000 + seed)), reward, [writer])
     for k in range(episodes):
         loop.run_episode(10_000_000 + seed * 1000 + k, k)

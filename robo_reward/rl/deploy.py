@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from robo_reward.config import config_from_dict
 from robo_reward.environment_loop import Action, RewardStep
 from robo_reward.observation import ObservationPipeline, reads_grm, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.checkpoint import read_state
-from robo_reward.config import config_from_dict
 from robo_reward.rl.config import RLConfig, reward_config
 from robo_reward.rl.sac import SAC
 from robo_reward.types import BoxSpec, TimeStep

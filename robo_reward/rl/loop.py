@@ -99,7 +99,7 @@ def task_text_of(task: str) -> str:
 def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: ObservationPipeline, learner: SAC,
                demos: ReplayBuffer, rng: np.random.Generator, device: torch.device, out: Path) -> None:
     """The demonstration buffer (scripted expert or a dataset's successes), then pre-training on it."""
-    writer = ReplayWriter(demos, pipeline)
+    writer = ReplayWriter(demos, pipeline, keep_labels=cfg.demos.dataset is None)
     labels = None
     if cfg.demos.dataset is not None:
         env_state_dim = len(first.info.privileged) if reads_privileged(cfg.obs) else None

@@ -10,7 +10,7 @@ import pytest
 
 from robo_reward.cli import main
 from robo_reward.data.annotations import spans_from_lerobot
-from robo_reward.data.lerobot_io import read_info
+from robo_reward.data.lerobot_io import DatasetError, read_info
 from robo_reward.types import SubtaskSpan
 
 CAMERAS = {"front": "cam_high", "side": "cam_left", "wrist": "cam_hand"}  # ours -> a user's names
@@ -95,7 +95,8 @@ def test_lerobot_annotations_read_as_lerobot_writes_them(foreign, episodes):
     shared = [(e, f) for e, f in zip(episodes_meta["sparse_subtask_end_frames"], episodes_meta["sparse_subtask_start_frames"])
               if any(a == b for a, b in zip(e[:-1], f[1:]))]
     assert shared, "LeRobot's int(t * fps) boundaries: a subtask starts on the frame the previous one ends"
-    with pytest.warns(UserWarning, match="no frame of their own") if _collapses(episodes) else _nothing():
+    # whole seconds at 10 fps: a subtask shorter than a second (the lift) gets no frame, and is named
+    with pytest.warns(UserWarning, match=r"no frame of their own .*: episode 0 'lift'"):
         info = read_info(foreign)
     assert info.cameras == tuple(CAMERAS.values()) and info.outcome_source == "derived from next.reward"
     assert [a.outcome for a in info.episodes] == [e.outcome for e in episodes]  # success by the reward, else by subtasks
@@ -139,6 +140,22 @@ def test_a_dataset_without_outcomes_is_refused_until_a_rule_is_chosen(bare, tmp_
     labels.write_text(json.dumps({str(i): "success" for i in range(4)}))
     with pytest.raises(ValueError, match="no outcome for episode 4"):
         read_info(bare, outcome_from=f"labels:{labels}")
+    labels.write_text('{0: "success"')
+    with pytest.raises(ValueError, match="labels.json: not valid JSON"):
+        read_info(bare, outcome_from=f"labels:{labels}")
+
+
+def test_a_recorded_outcome_column_with_a_gap_is_named(bare, tmp_path):
+    import shutil
+
+    copy = tmp_path / "gap"
+    shutil.copytree(bare, copy)
+    for path in copy.glob("meta/episodes/*/*.parquet"):
+        df = pd.read_parquet(path)
+        df["outcome"] = ["success"] * (len(df) - 1) + [None]
+        df.to_parquet(path)
+    with pytest.raises(DatasetError, match="episode 4 has no value in the 'outcome' column"):
+        read_info(copy)
 
 
 def test_spans_from_lerobot_boundaries():
@@ -153,15 +170,3 @@ def test_spans_from_lerobot_boundaries():
         spans([0, 3, 7], [5, 7, 10])
     with pytest.raises(ValueError, match="outside"):
         spans([0, 4, 7], [4, 7, 12])
-
-
-def _collapses(episodes) -> bool:
-    return any(int(round(a.start / FPS)) == int(round(b.start / FPS)) for e in episodes for a, b in zip(e.subtasks, e.subtasks[1:]))
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

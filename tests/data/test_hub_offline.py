@@ -1,6 +1,7 @@
 """`hf:org/name` with the network off (HF_HUB_OFFLINE=1, set by conftest): a dataset in lerobot's local cache
 loads through lerobot, and one that is not cached is named with why."""
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -9,8 +10,6 @@ from robo_reward.cli import main
 
 
 def test_a_cached_hub_dataset_loads_offline_and_a_missing_one_is_named(mixed_dataset, tmp_path, capsys):
-    import os
-
     from lerobot.utils.constants import HF_LEROBOT_HOME
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"

@@ -50,6 +50,12 @@ def test_a_runs_config_json_fed_back_gives_the_same_config(tmp_path):
         parse("--config", str(tmp_path / "c.yaml"))
     with pytest.raises(ValueError, match="--out is required"):
         parse("--task", "pick-place")
+    (tmp_path / "typed.yaml").write_text("task: pick-place\nout: o\nepisodes: many\n")
+    with pytest.raises(ValueError, match="typed.yaml: --episodes must be int, got 'many'"):
+        parse("--config", str(tmp_path / "typed.yaml"))
+    (tmp_path / "broken.yaml").write_text("task: pick-place\nepisodes: [1\n")
+    with pytest.raises(ValueError, match="broken.yaml: not valid YAML or JSON"):
+        parse("--config", str(tmp_path / "broken.yaml"))
 
 
 def test_the_pre_redesign_defaults_are_the_old_flat_defaults():

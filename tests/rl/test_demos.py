@@ -110,7 +110,7 @@ def test_dart_demos_execute_noisy_motion_and_label_the_clean_expert_action():
         runs = {}
         for noise in (0.0, 0.2):
             buf = ReplayBuffer(500, dim, env.spec.action.dim)
-            labels = scripted_demos(env, 1, 0, reward, ReplayWriter(buf, pipeline), noise)
+            labels = scripted_demos(env, 1, 0, reward, ReplayWriter(buf, pipeline, keep_labels=True), noise)
             runs[noise] = (buf, labels)
     finally:
         env.close()

@@ -193,6 +193,9 @@ def test_delta_excess_is_weighted_when_learned_from_and_survives_a_checkpoint(tm
     back = ReplayBuffer(100, 1, 1)
     back.load(tmp_path / "b.npz")
     assert back.excess[:100].tolist() == [0.5] * 100
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in np.load(tmp_path / "b.npz").items() if k != "excess"})
+    with pytest.raises(ValueError, match=r"old.npz: replay rows lack \['excess'\]"):  # written before the anneal: refused
+        back.load(tmp_path / "old.npz")
 
 
 def test_value_bounds_follow_the_reward_mode(tmp_path, tiny_grm):
