@@ -1,6 +1,7 @@
 """What a policy reads: the robot state (joint velocities left out unless asked), then the simulator's
-object state (privileged: sim only) and/or the reward model's features. One pipeline for `rl`, `bc`
-and a deployed policy, so a policy reads in deployment exactly what it was trained on."""
+object state (privileged: sim only) and/or the reward model's features, or (`state+images`) the cameras'
+frames at the policy's own image size for its own encoder. One pipeline for `rl`, `bc` and a deployed
+policy, so a policy reads in deployment exactly what it was trained on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from robo_reward.types import TimeStep
 
-OBSERVATIONS = ("privileged", "state+grm", "privileged+grm")  # what the policy reads beside the robot state
+# what the policy reads beside the robot state
+OBSERVATIONS = ("privileged", "state+grm", "privileged+grm", "state+images")
 
 
 def reads_privileged(obs: str) -> bool:
@@ -23,16 +25,50 @@ def reads_grm(obs: str) -> bool:
     return obs.endswith("+grm")
 
 
+def reads_images(obs: str) -> bool:
+    """Camera frames for the policy's own encoder (rl.sac with a PixelEncoder): what a real arm has."""
+    return obs.endswith("+images")
+
+
+def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
+    """uint8 HxWx3 -> size x size x 3 (area averaging when shrinking, as a camera sees a smaller image)."""
+    if frame.shape[:2] == (size, size):
+        return frame
+    import cv2
+
+    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+
+
 @dataclass(frozen=True)
 class ObservationPipeline:
-    """`mode` is one of OBSERVATIONS; `keep` the robot-state entries read (None: all)."""
+    """`mode` is one of OBSERVATIONS; `keep` the robot-state entries read (None: all); with `state+images`,
+    `cameras` and `image_size` say which frames the policy reads and at what size."""
 
     mode: str
     keep: np.ndarray | None = None
+    cameras: tuple[str, ...] = ()
+    image_size: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in OBSERVATIONS:
             raise ValueError(f"--obs must be one of {OBSERVATIONS}, got {self.mode!r}")
+        if reads_images(self.mode) and (not self.cameras or self.image_size <= 0):
+            raise ValueError(f"--obs {self.mode} needs cameras and an image size, got {self.cameras} at {self.image_size}")
+
+    @property
+    def pixel_shape(self) -> tuple[int, int, int, int] | None:
+        """[V, H, W, 3] of `pixels`; None when the policy reads no images."""
+        return (len(self.cameras), self.image_size, self.image_size, 3) if reads_images(self.mode) else None
+
+    def pixels(self, ts: TimeStep) -> np.ndarray | None:
+        """The policy's frames at `ts`, uint8 [V, H, W, 3] (None when it reads no images)."""
+        if not reads_images(self.mode):
+            return None
+        missing = [c for c in self.cameras if c not in ts.obs.images]
+        if missing:
+            raise ValueError(f"the policy reads cameras {list(self.cameras)}; the environment gives {sorted(ts.obs.images)} "
+                             f"(no {missing})")
+        return np.stack([resize_frame(ts.obs.images[c], self.image_size) for c in self.cameras])
 
     def __call__(self, ts: TimeStep, features: np.ndarray) -> np.ndarray:
         """The policy's input at `ts`; `features` are the reward model's for the same state."""

@@ -22,10 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robo_reward.environment_loop import EnvironmentLoop, Observer  # noqa: E402
-from robo_reward.observation import ObservationPipeline  # noqa: E402
 from robo_reward.reward.online import OnlineReward  # noqa: E402
 from robo_reward.rl.actor import GreedyPolicy  # noqa: E402
-from robo_reward.rl.config import make_rl_env, reward_config  # noqa: E402
+from robo_reward.rl.config import make_rl_env, policy_pipeline, reward_config  # noqa: E402
 from robo_reward.rl.deploy import load_run  # noqa: E402
 from robo_reward.shaping import DEFAULT_DELTA  # noqa: E402
 
@@ -55,8 +54,8 @@ def main() -> None:
     sources = [OnlineReward(reward_config(replace(run_cfg, reward=replace(run_cfg.reward, source=f"grm:{m}"))), record["task_text"], learner.device)
                for m in args.model]
     torch.manual_seed(args.seed)  # the policy's action noise, seeded after loading: the same rollouts whichever models score
-    env = make_rl_env(run_cfg, sources[0].cameras, 96)
-    policy = GreedyPolicy(learner, ObservationPipeline(run_cfg.obs, np.array(record["state_index"])), env.spec.action,
+    env = make_rl_env(run_cfg, sources[0].cameras)
+    policy = GreedyPolicy(learner, policy_pipeline(run_cfg, np.array(record["state_index"])), env.spec.action,
                           deterministic=False)
     peak = Peaks(sources[1:])
     loop = EnvironmentLoop(env, policy, sources[0], [peak])  # the policy reads the first model's features

@@ -26,13 +26,15 @@ class ReplayWriter(Observer):
 
     def observe_first(self, ts: TimeStep, reading: RewardStep) -> None:
         self.obs, self.bounds = self.pipeline(ts, reading.features), reading.value_range
+        self.pixels = self.pipeline.pixels(ts)
 
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
-        next_obs = self.pipeline(ts, reading.features)
-        self.buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess)
+        next_obs, next_pixels = self.pipeline(ts, reading.features), self.pipeline.pixels(ts)
+        self.buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess,
+                        self.pixels, next_pixels)
         if self.keep_labels:
             self.labels.append(action.unit if action.label is None else action.label)
-        self.obs, self.bounds = next_obs, reading.value_range
+        self.obs, self.bounds, self.pixels = next_obs, reading.value_range, next_pixels
         self.added += 1
 
 
@@ -77,7 +79,7 @@ class SACActor(ReplayWriter):
         if self.random_warmup and self.total_steps < self.warmup_steps:
             a = self.rng.uniform(-1, 1, self.action_spec.dim).astype(np.float32)
         else:
-            a = self.learner.act(self.obs)
+            a = self.learner.act(self.obs, pixels=self.pixels)
         return Action(self.action_spec.from_unit(a), a)
 
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
@@ -105,10 +107,12 @@ class GreedyPolicy:
     def reset(self, ts: TimeStep) -> None:
         pass
 
-    def observation(self, ts: TimeStep, reading: RewardStep) -> np.ndarray:
-        return self.pipeline(ts, reading.features)
+    def observation(self, ts: TimeStep, reading: RewardStep) -> tuple[np.ndarray, np.ndarray | None]:
+        """The policy's input: the vector and (image policy) its frames."""
+        return self.pipeline(ts, reading.features), self.pipeline.pixels(ts)
 
     def act(self, ts: TimeStep, reading: RewardStep) -> Action:
-        a = self.learner.act(self.observation(ts, reading), self.deterministic)
+        obs, pixels = self.observation(ts, reading)
+        a = self.learner.act(obs, self.deterministic, pixels)
         return Action(self.action_spec.from_unit(a), a)
 

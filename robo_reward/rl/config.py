@@ -14,7 +14,9 @@ from pathlib import Path
 
 from robo_reward.config import config_from_dict, deep_merge, flat_names, load_config_file, unflatten
 from robo_reward.envs import SimConfig, make_env
-from robo_reward.observation import OBSERVATIONS, reads_grm, reads_privileged
+import numpy as np
+
+from robo_reward.observation import OBSERVATIONS, ObservationPipeline, reads_grm, reads_images, reads_privileged
 from robo_reward.reward.online import RewardConfig
 from robo_reward.rl.sac import SACConfig
 
@@ -80,6 +82,23 @@ class EnvConfig:
             raise ValueError(f"--env must be sim or ros, got {self.kind!r}")
 
 
+@dataclass(frozen=True)
+class ImageConfig:
+    """The policy's own cameras, read by its own encoder (--obs state+images)."""
+
+    cameras: tuple[str, ...] = field(default=(), metadata={
+        "help": "cameras the policy reads (default: the GRM's cameras, else front,wrist)"})
+    size: int = field(default=0, metadata={"help": "square size the policy reads them at (0: 64 on a GPU, 32 on a CPU)"})
+
+    def __post_init__(self) -> None:
+        if self.size and not 16 <= self.size <= 128:
+            raise ValueError(f"--images.size must be 0 (auto) or in [16, 128], got {self.size}")
+
+    def resolved(self, grm_cameras: tuple[str, ...], device_type: str) -> ImageConfig:
+        """Defaults filled in: the GRM's cameras (else front and wrist) and the size for the device."""
+        return ImageConfig(self.cameras or grm_cameras or ("front", "wrist"), self.size or (64 if device_type == "cuda" else 32))
+
+
 def _recipe_sac() -> SACConfig:
     """The benchmarked learner: five frozen clones acting with their mean, a residual of at most 0.05,
     a low starting temperature and a spread cap (a wide spread flips the gripper)."""
@@ -96,7 +115,8 @@ class RLConfig:
     obs: str = field(default="auto", metadata={
         "help": "what the policy reads beside the robot state: auto (state+grm with a grm reward, what a real arm has; "
                 "privileged otherwise, sim only) | privileged (the simulator's object state: a diagnostic) | state+grm "
-                "(the GRM's features, --reward.features) | privileged+grm (both: a sim-only ablation)"})
+                "(the GRM's features, --reward.features) | state+images (camera frames through the policy's own encoder, "
+                "--images) | privileged+grm (both: a sim-only ablation)"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the policy input (noisy to clone from)"})
     utd: int = field(default=1, metadata={"help": "gradient updates per environment step"})
     batch_size: int = field(default=256, metadata={"help": "SAC batch size"})
@@ -111,6 +131,7 @@ class RLConfig:
     demos: DemoConfig = field(default_factory=DemoConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
+    images: ImageConfig = field(default_factory=ImageConfig)
 
     @property
     def policy_input(self) -> str:
@@ -119,9 +140,12 @@ class RLConfig:
             return self.obs
         return "state+grm" if self.reward.model is not None else "privileged"
 
-    def resolved(self) -> RLConfig:
-        """The config as run: auto resolved, the reward's γ the critic's (what config.json records)."""
-        return dataclasses.replace(self, obs=self.policy_input, reward=dataclasses.replace(self.reward, gamma=self.sac.gamma))
+    def resolved(self, grm_cameras: tuple[str, ...] = (), device_type: str = "cpu") -> RLConfig:
+        """The config as run: auto resolved, the reward's γ the critic's, an image policy's cameras and size
+        (what config.json records)."""
+        images = self.images.resolved(grm_cameras, device_type) if reads_images(self.policy_input) else self.images
+        return dataclasses.replace(self, obs=self.policy_input, reward=dataclasses.replace(self.reward, gamma=self.sac.gamma),
+                                   images=images)
 
     def validate(self) -> None:
         """Checks across configs (each config checks its own fields when made)."""
@@ -149,16 +173,34 @@ class RLConfig:
             raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
 
 
-def make_rl_env(cfg: RLConfig, cameras: tuple[str, ...], image_size: int):
-    """The in-process simulator, or the same task behind ROS 2 (joint-target actions, clamped)."""
+def policy_pipeline(cfg: RLConfig, state_index: np.ndarray) -> ObservationPipeline:
+    """What a resolved run's policy reads (the same in training, evaluation and deployment)."""
+    return ObservationPipeline(cfg.obs, np.asarray(state_index), cfg.images.cameras, cfg.images.size)
+
+
+def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
+    """The in-process simulator, or the same task behind ROS 2 (joint-target actions, clamped). The simulator
+    renders the GRM's cameras at 96 px (`size` without a GRM) and an image policy's at 96 px or its own size if
+    larger, in training and evaluation alike, so the policy's resized frames are the same in both. On ROS 2 the
+    robot's cameras must include the policy's (named if not)."""
+    cameras, size = grm_cameras, 96 if grm_cameras else size
+    if reads_images(cfg.obs):
+        cameras = cameras + tuple(c for c in cfg.images.cameras if c not in cameras)
+        size = max(96, cfg.images.size)
     if cfg.env.kind == "sim":
-        return make_env(cfg.task, SimConfig(image_size=image_size, cameras=cameras))
+        return make_env(cfg.task, SimConfig(image_size=size, cameras=cameras or ("front",)))
     from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 
     probe = make_env(cfg.task, SimConfig(image_size=32, cameras=("front",)))
     spec = probe.spec
     probe.close()
-    return RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real))
+    env = RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real))
+    missing = [c for c in cameras if c not in env.spec.camera_names]
+    if missing:
+        env.close()
+        raise ValueError(f"the run reads cameras {list(cameras)}; profile {cfg.env.profile!r} has {list(env.spec.camera_names)} "
+                         f"(no {missing})")
+    return env
 
 
 def demo_capacity(cfg: RLConfig) -> int:

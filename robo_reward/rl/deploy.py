@@ -13,10 +13,10 @@ import numpy as np
 
 from robo_reward.config import config_from_dict
 from robo_reward.environment_loop import Action, RewardStep
-from robo_reward.observation import ObservationPipeline, reads_grm, reads_privileged
+from robo_reward.observation import reads_grm, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.checkpoint import read_state
-from robo_reward.rl.config import RLConfig, reward_config
+from robo_reward.rl.config import RLConfig, policy_pipeline, reward_config
 from robo_reward.rl.sac import SAC
 from robo_reward.types import BoxSpec, TimeStep
 
@@ -33,7 +33,8 @@ def load_run(run_dir: Path, device: str = "cpu") -> tuple[RLConfig, dict, SAC]:
     state = read_state(run_dir / "checkpoint", dev)  # first: a run of an older format is named as such
     record = json.loads(cfg_path.read_text())
     cfg = config_from_dict(RLConfig, record["config"], str(cfg_path))
-    learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), cfg.sac, dev)
+    pixel_shape = record.get("pixel_shape")
+    learner = SAC(int(record["obs_dim"]), int(record["act_dim"]), cfg.sac, dev, pixel_shape=None if pixel_shape is None else tuple(pixel_shape))
     learner.load_state_dict(state["learner"])
     return cfg, record, learner
 
@@ -47,7 +48,7 @@ class RunPolicy:
         self.run_dir, self.deterministic = Path(run_dir), deterministic
         self.action = BoxSpec(np.array(record["action_low"]), np.array(record["action_high"]))
         self.obs_dim = int(record["obs_dim"])
-        self.pipeline = ObservationPipeline(self.cfg.obs, np.array(record["state_index"]))
+        self.pipeline = policy_pipeline(self.cfg, np.array(record["state_index"]))
         rcfg = reward_config(self.cfg)
         self.reward = OnlineReward(rcfg if reads_grm(self.cfg.obs) else dataclasses.replace(rcfg, source="sparse"),
                                    record["task_text"], self.learner.device)
@@ -65,7 +66,7 @@ class RunPolicy:
         if obs.shape != (self.obs_dim,):
             raise ValueError(f"{self.run_dir}: the policy was trained on {self.obs_dim} observation values, "
                              f"{self.cfg.task} now gives {obs.shape[0]} (its observation changed: retrain it)")
-        a = np.clip(self.learner.act(obs, self.deterministic), -1, 1)
+        a = np.clip(self.learner.act(obs, self.deterministic, self.pipeline.pixels(ts)), -1, 1)
         return Action(self.action.from_unit(a), a)
 
 

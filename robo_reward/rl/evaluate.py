@@ -15,7 +15,7 @@ from robo_reward.environment_loop import Action, EnvironmentLoop, Observer, Rewa
 from robo_reward.observation import ObservationPipeline
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import GreedyPolicy
-from robo_reward.rl.config import RLConfig, make_rl_env, reward_config
+from robo_reward.rl.config import RLConfig, make_rl_env, policy_pipeline, reward_config
 from robo_reward.rl.deploy import load_run
 from robo_reward.rl.sac import SAC
 from robo_reward.shaping import anneal_weight
@@ -43,7 +43,7 @@ class EvalRecorder(Observer):
 
     def observe_first(self, ts: TimeStep, reading: RewardStep) -> None:
         learner = self.policy.learner
-        self.first_obs = self.policy.observation(ts, reading)
+        self.first_obs, self.first_pixels = self.policy.observation(ts, reading)
         if len(self.first_obs) != learner.obs_dim:
             raise ValueError(f"{self.run}: the policy was trained on {learner.obs_dim} observation values, the "
                              f"{self.task} environment now gives {len(self.first_obs)} (its observation changed since this run "
@@ -53,7 +53,7 @@ class EvalRecorder(Observer):
 
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
         if self.value is None:
-            self.value = self.policy.learner.value(self.first_obs, action.unit)
+            self.value = self.policy.learner.value(self.first_obs, action.unit, self.first_pixels)
         self.ret += self.discount * reading.reward.with_excess(self.weight)
         self.discount *= self.gamma
         if not ts.done:
@@ -96,9 +96,9 @@ def rollout_policy(learner: SAC, cfg: RLConfig, env, reward: OnlineReward, pipel
 def evaluate_policy(cfg: PolicyEvalConfig, progress: bool = True) -> dict:
     run_cfg, record, learner = load_run(Path(cfg.run), cfg.device)
     reward = OnlineReward(reward_config(run_cfg), record["task_text"], learner.device)
-    env = make_rl_env(run_cfg, reward.cameras or ("front",), 96 if reward.stream is not None else 128)
+    env = make_rl_env(run_cfg, reward.cameras, 128)
     try:
-        pipeline = ObservationPipeline(run_cfg.obs, np.array(record["state_index"]))
+        pipeline = policy_pipeline(run_cfg, np.array(record["state_index"]))
         result = rollout_policy(learner, run_cfg, env, reward, pipeline, cfg.episodes, cfg.videos, cfg.out, progress)
     finally:
         env.close()

@@ -22,7 +22,7 @@ from robo_reward.observation import ObservationPipeline, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import ReplayWriter, SACActor
 from robo_reward.rl.checkpoint import Progress, load_checkpoint, save_checkpoint, truncate_metrics
-from robo_reward.rl.config import RLConfig, demo_capacity, make_rl_env, reward_config
+from robo_reward.rl.config import RLConfig, demo_capacity, make_rl_env, policy_pipeline, reward_config
 from robo_reward.rl.demos import dataset_demos, scripted_demos
 from robo_reward.rl.pretrain import pretrain
 from robo_reward.rl.replay import ReplayBuffer
@@ -35,7 +35,6 @@ ONLINE_CAPACITY = 200_000
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     cfg.validate()
-    cfg = cfg.resolved()
     from robo_reward.device import resolve_device
 
     device = resolve_device(cfg.device)
@@ -43,13 +42,16 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     task_text = task_text_of(cfg.task)
     reward = OnlineReward(reward_config(cfg), task_text, device)
-    env = make_rl_env(cfg, reward.cameras or ("front",), 96 if reward.stream is not None else 32)
+    cfg = cfg.resolved(reward.cameras, device.type)
+    env = make_rl_env(cfg, reward.cameras)
     first = env.reset(cfg.seed * 100_000)  # the observation's size; the first episode resets again
-    pipeline = ObservationPipeline(cfg.obs, env.spec.state.policy_index(cfg.velocities))
-    obs_dim, act_dim = len(pipeline(first, reward.reset(first).features)), env.spec.action.dim
-    learner = SAC(obs_dim, act_dim, cfg.sac, device, cfg.seed)
-    online = ReplayBuffer(ONLINE_CAPACITY, obs_dim, act_dim)
-    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim) if cfg.demos.any else None
+    pipeline = policy_pipeline(cfg, env.spec.state.policy_index(cfg.velocities))
+    obs_dim, act_dim, pixel_shape = len(pipeline(first, reward.reset(first).features)), env.spec.action.dim, pipeline.pixel_shape
+    if pixel_shape is not None:
+        pipeline.pixels(first)  # a camera the env lacks is named before any step
+    learner = SAC(obs_dim, act_dim, cfg.sac, device, cfg.seed, pixel_shape)
+    online = ReplayBuffer(ONLINE_CAPACITY, obs_dim, act_dim, pixel_shape)
+    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim, pixel_shape) if cfg.demos.any else None
     ckpt = out / "checkpoint"
     if cfg.resume and (ckpt / "state.pt").exists():
         at = load_checkpoint(ckpt, learner, online, demos)
@@ -61,6 +63,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             fill_demos(cfg, env, first, reward, pipeline, learner, demos, at.rng, device, out)
         write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
                                                    state_index=pipeline.keep.tolist(),
+                                                   pixel_shape=None if pixel_shape is None else list(pixel_shape),
                                                    action_low=env.spec.action.low.tolist(),
                                                    action_high=env.spec.action.high.tolist()))
         save_checkpoint(ckpt, learner, online, demos, at)  # a BC-only run (--episodes 0) can be evaluated and deployed
@@ -103,7 +106,8 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
     labels = None
     if cfg.demos.dataset is not None:
         env_state_dim = len(first.info.privileged) if reads_privileged(cfg.obs) else None
-        source = dataset_demos(Path(cfg.demos.dataset), env.spec, reward.cameras or ("front",), reward, writer, env_state_dim)
+        cameras = reward.cameras + tuple(c for c in pipeline.cameras if c not in reward.cameras)
+        source = dataset_demos(Path(cfg.demos.dataset), env.spec, cameras or ("front",), reward, writer, env_state_dim)
     else:
         source = {"scripted_demo_episodes": cfg.demos.scripted, "demo_noise": cfg.demos.noise}
         labels = scripted_demos(env, cfg.demos.scripted, cfg.seed, reward, writer, cfg.demos.noise)

@@ -25,7 +25,8 @@ def pretrain(learner: SAC, demos: ReplayBuffer, cfg: RLConfig, rng: np.random.Ge
     record: dict[str, float] = {}
     if cfg.pretrain.bc_steps:
         target = demos.action[: demos.size] if labels is None else labels
-        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.pretrain.bc_steps, cfg.batch_size)
+        pixels = demos.pixels[: demos.size] if demos.pixel_shape is not None else None
+        record["bc_mse"] = learner.pretrain_bc(obs, target, cfg.pretrain.bc_steps, cfg.batch_size, pixels)
         if cfg.sac.ibrl or cfg.sac.residual > 0:
             learner.freeze_bc_actor()
     learner.excess_weight = anneal_weight(0, cfg.reward.delta_anneal)

@@ -1,4 +1,5 @@
-"""Replay buffers as fixed numpy arrays; a batch mixes online and demonstration data (RLPD)."""
+"""Replay buffers as fixed numpy arrays; a batch mixes online and demonstration data (RLPD). With an image
+policy (`--obs state+images`) each row also keeps the policy's frames (uint8) of both states."""
 
 from __future__ import annotations
 
@@ -22,13 +23,16 @@ class Batch:
     q_low: torch.Tensor  # the value range the row's reward allows (shaping.value_range; ±inf: none known)
     q_high: torch.Tensor
     excess: torch.Tensor  # delta's excess over pbrs (shaping.delta_excess): the learner adds its current weight of it
+    pixels: torch.Tensor | None = None  # uint8 [B, V, H, W, 3]: the policy's frames (image policies only)
+    next_pixels: torch.Tensor | None = None
 
 
 FIELDS = ("obs", "next_obs", "action", "reward", "discount", "q_low", "q_high", "excess", "ptr")
+PIXEL_FIELDS = ("pixels", "next_pixels")
 
 
 class ReplayBuffer:
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int, pixel_shape: tuple[int, ...] | None = None) -> None:
         self.obs = np.zeros((capacity, obs_dim), np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), np.float32)
         self.action = np.zeros((capacity, act_dim), np.float32)
@@ -37,11 +41,24 @@ class ReplayBuffer:
         self.q_low = np.full(capacity, -np.inf, np.float32)
         self.q_high = np.full(capacity, np.inf, np.float32)
         self.excess = np.zeros(capacity, np.float32)
+        self.pixel_shape = pixel_shape
+        if pixel_shape is not None:  # np.zeros maps pages lazily: only the rows written take memory
+            self.pixels = np.zeros((capacity, *pixel_shape), np.uint8)
+            self.next_pixels = np.zeros((capacity, *pixel_shape), np.uint8)
         self.capacity, self.size, self.ptr = capacity, 0, 0
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return FIELDS + (PIXEL_FIELDS if self.pixel_shape is not None else ())
+
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
-            value_range: tuple[float, float] = UNBOUNDED, excess: float = 0.0) -> None:
+            value_range: tuple[float, float] = UNBOUNDED, excess: float = 0.0, pixels: np.ndarray | None = None,
+            next_pixels: np.ndarray | None = None) -> None:
         i = self.ptr
+        if self.pixel_shape is not None:
+            if pixels is None or next_pixels is None:
+                raise ValueError(f"this replay buffer keeps the policy's frames {self.pixel_shape}; a row came without them")
+            self.pixels[i], self.next_pixels[i] = pixels, next_pixels
         self.obs[i], self.action[i], self.reward[i], self.next_obs[i] = obs, action, reward, next_obs
         self.discount[i] = 0.0 if terminated else 1.0
         self.q_low[i], self.q_high[i] = value_range
@@ -56,20 +73,19 @@ class ReplayBuffer:
 
     def save(self, path: Path) -> None:
         tmp = Path(path).with_name(f".{Path(path).name}.tmp.npz")
-        np.savez(tmp, obs=self.obs[: self.size], next_obs=self.next_obs[: self.size], action=self.action[: self.size],
-                 reward=self.reward[: self.size], discount=self.discount[: self.size], q_low=self.q_low[: self.size],
-                 q_high=self.q_high[: self.size], excess=self.excess[: self.size], ptr=self.ptr)
+        np.savez(tmp, **{f: getattr(self, f)[: self.size] for f in self.fields if f != "ptr"}, ptr=self.ptr)
         tmp.replace(path)
 
     def load(self, path: Path) -> None:
         d = np.load(path)
-        missing = sorted(set(FIELDS) - set(d.files))
+        missing = sorted(set(self.fields) - set(d.files))
         if missing:
-            raise ValueError(f"{path}: replay rows lack {missing} (written by an older robo_reward: rerun the run)")
+            raise ValueError(f"{path}: replay rows lack {missing} (written by an older robo_reward, or by a run on "
+                             "another --obs: rerun the run)")
         n = len(d["reward"])
-        self.obs[:n], self.next_obs[:n], self.action[:n] = d["obs"], d["next_obs"], d["action"]
-        self.reward[:n], self.discount[:n] = d["reward"], d["discount"]
-        self.q_low[:n], self.q_high[:n], self.excess[:n] = d["q_low"], d["q_high"], d["excess"]
+        for f in self.fields:
+            if f != "ptr":
+                getattr(self, f)[:n] = d[f]
         self.size, self.ptr = n, int(d["ptr"])
 
 
@@ -90,5 +106,6 @@ def sample_mixed(online: ReplayBuffer | None, demos: ReplayBuffer | None, n: int
 
     demo = torch.zeros(n, dtype=torch.bool, device=device)
     demo[:k] = True
+    pixels = (cat("pixels"), cat("next_pixels")) if parts[0][0].pixel_shape is not None else (None, None)
     return Batch(cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("discount"), demo, cat("q_low"), cat("q_high"),
-                 cat("excess"))
+                 cat("excess"), *pixels)

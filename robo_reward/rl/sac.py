@@ -7,7 +7,12 @@ mean action). Then one of three ways to keep the clone while learning online: `r
 frozen, a fresh actor adds a bounded correction — the only one that held the clone's success in the
 pick-place benchmark), `ibrl` (the clone as a second proposal, chosen per state by the critics) or
 `bc_weight` (a TD3+BC term on the demo rows); fine-tuning the clone directly, with or without the BC
-term, lost it within a few episodes (docs/BENCHMARKS.md)."""
+term, lost it within a few episodes (docs/BENCHMARKS.md).
+
+With `pixel_shape` the learner reads camera frames through its own PixelEncoder (DrQ): the clones and the
+encoder are cloned together from the demonstrations; the clones then keep a frozen copy of that encoder
+while the critics train it on (their loss alone, on randomly shifted frames), the target critics have a
+Polyak copy, and the actor reads the critics' encoder detached."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robo_reward.reward.policy_encoder import PixelEncoder
 from robo_reward.rl.replay import Batch
 
 
@@ -111,16 +117,29 @@ def _tanh_gaussian_logp(u: torch.Tensor, mu: torch.Tensor, log_std: torch.Tensor
 class SAC:
     """Learner: `update(batch) -> metrics`, `act(obs)`, `state_dict()` / `load_state_dict()`."""
 
-    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, device: torch.device, seed: int = 0) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, device: torch.device, seed: int = 0,
+                 pixel_shape: tuple[int, ...] | None = None) -> None:
         torch.manual_seed(seed)
         self.cfg, self.device, self.obs_dim, self.act_dim = cfg, device, obs_dim, act_dim
         self.rng = np.random.default_rng(seed)
-        self.actor = Actor(obs_dim, act_dim, cfg.hidden, cfg.max_std).to(device)
-        self.critics = nn.ModuleList(mlp(obs_dim + act_dim, cfg.hidden, 1, layernorm=True) for _ in range(cfg.n_critics)).to(device)
+        self.pixel_shape = None if pixel_shape is None else tuple(pixel_shape)
+        self.encoder: PixelEncoder | None = None  # the critics' (trained by their loss); None: a vector policy
+        self.target_encoder: PixelEncoder | None = None
+        self.clone_encoder: PixelEncoder | None = None  # the frozen clones' (trained with them by cloning)
+        self.feat_dim = obs_dim
+        if self.pixel_shape is not None:
+            self.encoder = PixelEncoder(self.pixel_shape[0], self.pixel_shape[1]).to(device)
+            self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+            self.feat_dim = obs_dim + self.encoder.out_dim
+            self.aug_rng = torch.Generator().manual_seed(seed)  # random shifts (CPU draws: the same on any device)
+        self.actor = Actor(self.feat_dim, act_dim, cfg.hidden, cfg.max_std).to(device)
+        self.critics = nn.ModuleList(mlp(self.feat_dim + act_dim, cfg.hidden, 1, layernorm=True)
+                                     for _ in range(cfg.n_critics)).to(device)
         self.target = copy.deepcopy(self.critics).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=device, requires_grad=True)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
-        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=cfg.lr)
+        critic_params = list(self.critics.parameters()) + ([] if self.encoder is None else list(self.encoder.parameters()))
+        self.critic_opt = torch.optim.Adam(critic_params, lr=cfg.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
         self.obs_mean = torch.zeros(obs_dim, device=device)
         self.obs_std = torch.ones(obs_dim, device=device)
@@ -137,37 +156,59 @@ class SAC:
     def _n(self, obs: torch.Tensor) -> torch.Tensor:
         return ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
 
+    def _inputs(self, obs: torch.Tensor, pixels: torch.Tensor | None, encoder: PixelEncoder | None,
+                augment: bool = False) -> torch.Tensor:
+        """What actor and critics read: the standardised vector, then (image policy) `encoder`'s features."""
+        x = self._n(obs)
+        if encoder is None:
+            return x
+        return torch.cat([x, encoder(pixels, self.aug_rng if augment else None)], dim=-1)
+
+    def _one(self, obs: np.ndarray, pixels: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One observation as a batch of one: (vector, frames or None)."""
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
+        if self.pixel_shape is None:
+            return o, None
+        if pixels is None or tuple(pixels.shape) != self.pixel_shape:
+            raise ValueError(f"this policy reads frames {self.pixel_shape}, got {None if pixels is None else tuple(pixels.shape)}")
+        return o, torch.as_tensor(pixels, device=self.device)[None]
+
     @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        x = self._n(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])
-        a, _ = self._policy(x, deterministic)
+    def act(self, obs: np.ndarray, deterministic: bool = False, pixels: np.ndarray | None = None) -> np.ndarray:
+        o, p = self._one(obs, pixels)
+        x = self._inputs(o, p, self.encoder)
+        x_clone = None if self.clone_encoder is None else self._inputs(o, p, self.clone_encoder)
+        a, _ = self._policy(x, deterministic, x_clone)
         if self.bc_actor is not None and self.cfg.ibrl:
-            a, self.acted_bc = self._best_of(self.critics, x, a, deterministic)
+            a, self.acted_bc = self._best_of(self.critics, x, a, deterministic, x_clone=x_clone)
         return a[0].cpu().numpy()
 
     @torch.no_grad()
-    def value(self, obs: np.ndarray, action: np.ndarray) -> float:
+    def value(self, obs: np.ndarray, action: np.ndarray, pixels: np.ndarray | None = None) -> float:
         """The critics' mean Q(obs, action): what the learner expects the return from here to be."""
-        x = self._n(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None])
+        o, p = self._one(obs, pixels)
+        x = self._inputs(o, p, self.encoder)
         a = torch.as_tensor(action, dtype=torch.float32, device=self.device)[None]
         return float(self._q(self.critics, x, a).mean())
 
     def _best_of(self, nets: nn.ModuleList, x: torch.Tensor, a_rl: torch.Tensor, deterministic: bool = False,
-                 subset: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+                 subset: torch.Tensor | None = None, x_clone: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
         """IBRL's proposal step: the RL action or the frozen cloned actor's, whichever the critics
         (mean, or min over `subset`) value more, per row; also the share of cloned actions."""
-        a_bc, _ = self.bc_actor(x, deterministic)
+        a_bc, _ = self.bc_actor(x if x_clone is None else x_clone, deterministic)
         q = torch.stack([self._q(nets, x, a) for a in (a_rl, a_bc)])  # [2, E, B]
         q = q.mean(1) if subset is None else q[:, subset].min(1).values
         pick_bc = q[1] > q[0]
         return torch.where(pick_bc[:, None], a_bc, a_rl), float(pick_bc.float().mean())
 
-    def _policy(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def _policy(self, x: torch.Tensor, deterministic: bool = False,
+                x_clone: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The acting policy: the actor's tanh-Gaussian action, or with `residual` > 0 the frozen
-        cloned actor's mean action plus `residual` times it (log-probability of the residual)."""
+        cloned actor's mean action plus `residual` times it (log-probability of the residual).
+        `x_clone`: what the clones read, when it differs from the actor's input (their own encoder)."""
         a, logp = self.actor(x, deterministic)
         if self.cfg.residual > 0 and self.bc_actor is not None:
-            a = (self.bc_actor.mean_action(x) + self.cfg.residual * a).clamp(-1.0, 1.0)
+            a = (self.bc_actor.mean_action(x if x_clone is None else x_clone) + self.cfg.residual * a).clamp(-1.0, 1.0)
         return a, logp
 
     def freeze_bc_actor(self, members: int | None = None) -> None:
@@ -176,6 +217,8 @@ class SAC:
         (to load a checkpoint into)."""
         clones = self.clones if members is None else [self._new_actor() for _ in range(members)]
         self.bc_actor = CloneEnsemble([copy.deepcopy(c) for c in clones]).requires_grad_(False)
+        if self.encoder is not None:
+            self.clone_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         if self.cfg.residual > 0:
             self.actor = self._new_actor()
             with torch.no_grad():  # start as the cloned policy: zero residual mean
@@ -184,15 +227,18 @@ class SAC:
             self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.cfg.lr)
 
     def _new_actor(self) -> Actor:
-        return Actor(self.obs_dim, self.act_dim, self.cfg.hidden, self.cfg.max_std).to(self.device)
+        return Actor(self.feat_dim, self.act_dim, self.cfg.hidden, self.cfg.max_std).to(self.device)
 
-    def pretrain_bc(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256) -> float:
+    def pretrain_bc(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256,
+                    pixels: np.ndarray | None = None) -> float:
         """Behaviour cloning on (obs, action in [-1, 1]) pairs (Actor.bc_loss) of the actor and, with
         `bc_ensemble` > 1, of further fresh actors (own init, own batches); returns the squared error
-        of the clones' mean action over all pairs."""
+        of the clones' mean action over all pairs. An image policy clones its encoder with them."""
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         a = torch.as_tensor(action, dtype=torch.float32, device=self.device)
         self.clones = [self.actor] + [self._new_actor() for _ in range(self.cfg.bc_ensemble - 1)]
+        if self.encoder is not None:
+            return self._pretrain_bc_pixels(o, a, torch.as_tensor(pixels), steps, batch)
         for clone in self.clones:
             opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
             for _ in range(steps):
@@ -204,6 +250,32 @@ class SAC:
         with torch.no_grad():
             return float(((CloneEnsemble(self.clones).mean_action(self._n(o)) - a) ** 2).mean())
 
+    def _pretrain_bc_pixels(self, o: torch.Tensor, a: torch.Tensor, pixels: torch.Tensor, steps: int, batch: int) -> float:
+        """The clones and the critics' encoder trained together by cloning (each clone on its own half of
+        each batch of shifted frames); the target encoder then starts as a copy. Pixels stay on the CPU and
+        go to the device a batch at a time."""
+        assert self.encoder is not None and self.target_encoder is not None
+        params = [p for c in self.clones for p in c.parameters()] + list(self.encoder.parameters())
+        opt = torch.optim.Adam(params, lr=1e-3)
+        for _ in range(steps):
+            idx = self.rng.integers(0, len(o), batch)
+            x = self._inputs(o[idx], pixels[idx].to(self.device), self.encoder, augment=True)
+            loss = torch.zeros((), device=self.device)
+            for clone in self.clones:
+                half = torch.as_tensor(self.rng.choice(batch, batch // 2, replace=False), device=self.device)
+                loss = loss + clone.bc_loss(x[half], a[idx][half])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        self.target_encoder.load_state_dict(self.encoder.state_dict())
+        with torch.no_grad():
+            ensemble, sq = CloneEnsemble(self.clones), []
+            for start in range(0, len(o), 512):
+                sl = slice(start, start + 512)
+                x = self._inputs(o[sl], pixels[sl].to(self.device), self.encoder)
+                sq.append(((ensemble.mean_action(x) - a[sl]) ** 2).mean(-1))
+            return float(torch.cat(sq).mean())
+
     def _q(self, nets: nn.ModuleList, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, act], dim=-1)
         return torch.stack([n(x).squeeze(-1) for n in nets])  # [E, B]
@@ -213,13 +285,18 @@ class SAC:
         the current policy without changing it (critic pre-training on demonstrations)."""
         cfg = self.cfg
         alpha = self.log_alpha.exp().detach()
-        obs, next_obs = self._n(b.obs), self._n(b.next_obs)
+        obs = self._inputs(b.obs, b.pixels, self.encoder, augment=True)  # the critics' encoder learns from their loss
+        obs_clone = next_clone = None
         with torch.no_grad():
-            a2, logp2 = self._policy(next_obs)
+            next_obs = self._inputs(b.next_obs, b.next_pixels, self.target_encoder, augment=True)
+            if self.clone_encoder is not None:
+                obs_clone = self._inputs(b.obs, b.pixels, self.clone_encoder)
+                next_clone = self._inputs(b.next_obs, b.next_pixels, self.clone_encoder)
+            a2, logp2 = self._policy(next_obs, x_clone=next_clone)
             subset = torch.as_tensor(self.rng.choice(cfg.n_critics, size=min(cfg.critic_subset, cfg.n_critics), replace=False))
             bc_share = None
             if self.bc_actor is not None and cfg.ibrl:
-                a2, bc_share = self._best_of(self.target, next_obs, a2, subset=subset)
+                a2, bc_share = self._best_of(self.target, next_obs, a2, subset=subset, x_clone=next_clone)
             q_next = self._q(self.target, next_obs, a2)[subset].min(0).values
             soft = alpha * logp2 if cfg.backup_entropy else 0.0
             raw = b.reward + self.excess_weight * b.excess + cfg.gamma * b.discount * (q_next - soft)
@@ -234,20 +311,24 @@ class SAC:
         if bc_share is not None:
             metrics["bc_share_target"] = bc_share
         if actor:
-            metrics.update(self._actor_step(obs, b, alpha))
+            metrics.update(self._actor_step(obs.detach() if self.encoder is not None else obs, b, alpha, obs_clone))
         with torch.no_grad():
             for p, tp in zip(self.critics.parameters(), self.target.parameters(), strict=True):
                 tp.lerp_(p, cfg.tau)
+            if self.encoder is not None:
+                for p, tp in zip(self.encoder.parameters(), self.target_encoder.parameters(), strict=True):
+                    tp.lerp_(p, cfg.tau)
         return metrics
 
-    def _actor_step(self, obs: torch.Tensor, b: Batch, alpha: torch.Tensor) -> dict[str, float]:
+    def _actor_step(self, obs: torch.Tensor, b: Batch, alpha: torch.Tensor, obs_clone: torch.Tensor | None = None) -> dict[str, float]:
         cfg = self.cfg
-        a, logp = self._policy(obs)
+        a, logp = self._policy(obs, x_clone=obs_clone)
         q_pi = self._q(self.critics, obs, a).mean(0)
         actor_loss = (alpha * logp - q_pi).mean()
         bc = torch.zeros((), device=self.device)
         if cfg.bc_weight > 0 and bool(b.demo.any()):
-            bc = ((self._policy(obs[b.demo], deterministic=True)[0] - b.action[b.demo]) ** 2).mean()
+            demo_clone = None if obs_clone is None else obs_clone[b.demo]
+            bc = ((self._policy(obs[b.demo], deterministic=True, x_clone=demo_clone)[0] - b.action[b.demo]) ** 2).mean()
             actor_loss = actor_loss / q_pi.abs().mean().detach().clamp(min=1e-2) + cfg.bc_weight * bc
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
@@ -264,7 +345,11 @@ class SAC:
                 "log_alpha": self.log_alpha.detach().cpu(), "actor_opt": self.actor_opt.state_dict(),
                 "critic_opt": self.critic_opt.state_dict(), "alpha_opt": self.alpha_opt.state_dict(),
                 "obs_mean": self.obs_mean.cpu(), "obs_std": self.obs_std.cpu(), "rng": self.rng.bit_generator.state,
-                "bc_actor": None if self.bc_actor is None else self.bc_actor.state_dict()}
+                "bc_actor": None if self.bc_actor is None else self.bc_actor.state_dict(),
+                **({} if self.encoder is None else {
+                    "encoder": self.encoder.state_dict(), "target_encoder": self.target_encoder.state_dict(),
+                    "clone_encoder": None if self.clone_encoder is None else self.clone_encoder.state_dict(),
+                    "aug_rng": self.aug_rng.get_state()})}
 
     def load_state_dict(self, s: dict) -> None:
         if s.get("bc_actor") is not None:  # first: with a residual this replaces the actor and its optimiser
@@ -280,4 +365,12 @@ class SAC:
         self.critic_opt.load_state_dict(s["critic_opt"])
         self.alpha_opt.load_state_dict(s["alpha_opt"])
         self.rng.bit_generator.state = s["rng"]  # the critic-pair and batch choices go on where they stopped
+        if self.encoder is not None:
+            if "encoder" not in s:
+                raise ValueError(f"this learner reads frames {self.pixel_shape}; the state has no image encoder")
+            self.encoder.load_state_dict(s["encoder"])
+            self.target_encoder.load_state_dict(s["target_encoder"])
+            if s["clone_encoder"] is not None:
+                self.clone_encoder.load_state_dict(s["clone_encoder"])
+            self.aug_rng.set_state(s["aug_rng"])
         self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)
