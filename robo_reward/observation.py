@@ -31,9 +31,12 @@ def reads_images(obs: str) -> bool:
 
 
 def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
-    """uint8 HxWx3 -> size x size x 3 (area averaging when shrinking, as a camera sees a smaller image)."""
-    if frame.shape[:2] == (size, size):
+    """uint8 [..., H, W, 3] -> [..., size, size, 3] (area averaging when shrinking, as a camera sees a smaller
+    image); a recorded episode's frames [T, H, W, 3] one by one."""
+    if frame.shape[-3:-1] == (size, size):
         return frame
+    if frame.ndim == 4:
+        return np.stack([resize_frame(f, size) for f in frame])
     import cv2
 
     return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
@@ -62,13 +65,18 @@ class ObservationPipeline:
 
     def pixels(self, ts: TimeStep) -> np.ndarray | None:
         """The policy's frames at `ts`, uint8 [V, H, W, 3] (None when it reads no images)."""
+        return self.stack_frames(ts.obs.images, "the environment")
+
+    def stack_frames(self, images: dict[str, np.ndarray], source: str) -> np.ndarray | None:
+        """The policy's cameras from `images` (camera -> [H, W, 3], or a recorded episode's [T, H, W, 3]) at its size:
+        [V, h, w, 3] or [T, V, h, w, 3]; None when it reads no images. A missing camera is named with `source`."""
         if not reads_images(self.mode):
             return None
-        missing = [c for c in self.cameras if c not in ts.obs.images]
+        missing = [c for c in self.cameras if c not in images]
         if missing:
-            raise ValueError(f"the policy reads cameras {list(self.cameras)}; the environment gives {sorted(ts.obs.images)} "
-                             f"(no {missing})")
-        return np.stack([resize_frame(ts.obs.images[c], self.image_size) for c in self.cameras])
+            raise ValueError(f"the policy reads cameras {list(self.cameras)}; {source} gives {sorted(images)} (no {missing})")
+        frames = [resize_frame(images[c], self.image_size) for c in self.cameras]
+        return np.stack(frames, axis=-4)
 
     def __call__(self, ts: TimeStep, features: np.ndarray) -> np.ndarray:
         """The policy's input at `ts`; `features` are the reward model's for the same state."""

@@ -1,5 +1,6 @@
 """A behaviour-cloning policy that predicts a chunk of future actions from robot state + frozen
-reward-model visual features (the same inputs the RL policy can use), re-planned every step."""
+reward-model visual features, or camera frames through its own encoder (the same inputs the RL policy
+can use), re-planned every step."""
 
 from __future__ import annotations
 
@@ -7,23 +8,33 @@ import numpy as np
 import torch
 from torch import nn
 
+from robo_reward.reward.policy_encoder import PixelEncoder
+
 
 class ChunkPolicy(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int = 512) -> None:
+    """With `pixel_shape` ([V, H, W, 3]) it reads frames too, through its own PixelEncoder trained with it."""
+
+    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int = 512,
+                 pixel_shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.act_dim, self.chunk = act_dim, chunk
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
-        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.LayerNorm(hidden), nn.ReLU(),
+        self.encoder = None if pixel_shape is None else PixelEncoder(pixel_shape[0], pixel_shape[1])
+        inp = obs_dim + (0 if self.encoder is None else self.encoder.out_dim)
+        self.net = nn.Sequential(nn.Linear(inp, hidden), nn.LayerNorm(hidden), nn.ReLU(),
                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, chunk * act_dim))
 
     def set_normalization(self, obs: np.ndarray) -> None:
         self.obs_mean.copy_(torch.from_numpy(obs.mean(0)).float())
         self.obs_std.copy_(torch.from_numpy(obs.std(0) + 1e-3).float())
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """[B, obs_dim] -> actions [B, chunk, act_dim] in [-1, 1] (normalised action space)."""
+    def forward(self, obs: torch.Tensor, pixels: torch.Tensor | None = None, rng: torch.Generator | None = None) -> torch.Tensor:
+        """[B, obs_dim] (+ uint8 frames [B, V, H, W, 3]; `rng`: shifted, in training) -> actions [B, chunk, act_dim]
+        in [-1, 1] (normalised action space)."""
         x = (obs - self.obs_mean) / self.obs_std
+        if self.encoder is not None:
+            x = torch.cat([x, self.encoder(pixels, rng)], dim=-1)
         return torch.tanh(self.net(x)).view(-1, self.chunk, self.act_dim)
 
 
@@ -36,9 +47,9 @@ class ChunkEnsemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(obs) for m in self.members]).mean(0)
+    def forward(self, obs: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([m(obs, pixels) for m in self.members]).mean(0)
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self(torch.from_numpy(obs).float()[None])[0, 0].numpy()
+    def act(self, obs: np.ndarray, pixels: np.ndarray | None = None) -> np.ndarray:
+        return self(torch.from_numpy(obs).float()[None], None if pixels is None else torch.from_numpy(pixels)[None])[0, 0].numpy()

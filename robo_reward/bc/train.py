@@ -26,7 +26,7 @@ from robo_reward.reward.online import OnlineReward, RewardConfig
 from robo_reward.types import OUTCOMES, EnvSpec, TimeStep
 
 WEIGHTINGS = ("none", "rabc")
-OBSERVATIONS = ("state+grm", "privileged")  # of robo_reward.observation's, the two a chunk policy is cloned on
+OBSERVATIONS = ("state+grm", "privileged", "state+images")  # of robo_reward.observation's, those a chunk policy is cloned on
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,13 @@ class BCConfig:
     ensemble: int = field(default=1, metadata={"help": "policies cloned side by side, acting with their mean chunk"})
     velocities: bool = field(default=False, metadata={"help": "include joint velocities in the input (as `rl`: off by default)"})
     obs: str = field(default="state+grm", metadata={
-        "help": "state+grm (robot state + frozen GRM features, what a robot has) | privileged (robot state + the "
-                "simulator's object state recorded by `collect`: the weighting measured without a vision bottleneck)"})
+        "help": "state+grm (robot state + frozen GRM features, what a robot has) | state+images (robot state + camera "
+                "frames through the policy's own encoder, trained with it; also what a robot has) | privileged (robot "
+                "state + the simulator's object state recorded by `collect`: the weighting measured without a vision "
+                "bottleneck)"})
+    cameras: tuple[str, ...] = field(default=(), metadata={
+        "help": "with state+images: the cameras the policy reads (default: the GRM's, else the dataset's)"})
+    image_size: int = field(default=32, metadata={"help": "with state+images: the size the policy reads them at"})
 
     def validate(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -67,23 +72,26 @@ class BCConfig:
 @dataclass
 class BCData:
     obs: np.ndarray  # [N, obs_dim]
+    pixels: np.ndarray | None  # uint8 [N, V, h, w, 3]: the policy's frames (state+images), else None
     chunks: np.ndarray  # [N, chunk, act_dim] normalised actions, repeated past the episode end
     index: np.ndarray  # [N] global frame index (the `index` column of LeRobot and of the progress parquet)
     state_index: np.ndarray  # the robot-state entries in `obs` (BoxSpec.policy_index)
     outcome: np.ndarray  # [N] the outcome of each frame's episode (success / partial / failure)
 
 
-def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, env_state_dim: int | None = None) -> BCData:
-    """Observations (the robot state a policy reads + frozen GRM features, or with `env_state_dim` the recorded
-    object state), action chunks, frame indices; every episode's state, action and object-state sizes checked
-    against the simulator's first."""
+def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, pipeline: ObservationPipeline | None = None,
+               env_state_dim: int | None = None) -> BCData:
+    """Observations (the robot state a policy reads + frozen GRM features or its frames, or with `env_state_dim`
+    the recorded object state), action chunks, frame indices; every episode's state, action and object-state
+    sizes checked against the simulator's first. `pipeline`: cfg.obs's without frames unless given."""
     info = read_info(cfg.data)
-    keep = spec.state.policy_index(cfg.velocities)
-    pipeline = ObservationPipeline(cfg.obs, keep)
-    obs, chunks, index, outcome = [], [], [], []
+    pipeline = pipeline or ObservationPipeline(cfg.obs, spec.state.policy_index(cfg.velocities))
+    keep = pipeline.keep
+    cameras = _union(() if scorer is None else scorer.cameras, pipeline.cameras)
+    obs, pixels, chunks, index, outcome = [], [], [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
-        ep = load_episode(cfg.data, ann.episode_index, None if scorer is None else scorer.cameras)
+        ep = load_episode(cfg.data, ann.episode_index, cameras or None)
         for what, have, want in (("actions", ep.actions.shape[1], spec.action.dim), ("states", ep.states.shape[1], spec.state.dim)):
             if have != want:
                 raise DatasetError(f"{cfg.data}: episode {ann.episode_index} has {have}-d {what}, the simulator "
@@ -91,18 +99,23 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, env_state_di
         privileged = features = None
         if env_state_dim is not None:
             privileged = environment_state(ep, env_state_dim, f"{cfg.data}: episode {ann.episode_index}")
-        else:
+        elif cfg.obs == "state+grm":
             assert scorer is not None  # validate() asks for a reward model with state+grm
             features = scorer.encode(np.stack([ep.images[c] for c in scorer.cameras], axis=1)).cpu().numpy()
         obs.append(pipeline.assemble(ep.states, privileged, features))
+        pixels.append(pipeline.stack_frames(ep.images, f"{cfg.data}: episode {ann.episode_index}"))
         a = spec.action.to_unit(ep.actions)
         t = np.arange(ep.length)[:, None] + np.arange(cfg.chunk)[None, :]
         chunks.append(a[np.minimum(t, ep.length - 1)])
         index.append(offset + np.arange(ep.length))
         outcome.append(np.full(ep.length, ann.outcome))
         offset += ep.length
-    return BCData(np.concatenate(obs).astype(np.float32), np.concatenate(chunks).astype(np.float32), np.concatenate(index),
-                  keep, np.concatenate(outcome))
+    return BCData(np.concatenate(obs).astype(np.float32), None if pipeline.pixel_shape is None else np.concatenate(pixels),
+                  np.concatenate(chunks).astype(np.float32), np.concatenate(index), keep, np.concatenate(outcome))
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a) + tuple(c for c in b if c not in a)
 
 
 def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
@@ -112,11 +125,16 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     task = cfg.task or _collected_task(cfg.data)
     scorer = None if cfg.reward_model is None else Scorer(*load_checkpoint(cfg.reward_model)[:2])
     info = read_info(cfg.data)
-    cameras = info.cameras if scorer is None else scorer.cameras
-    env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=tuple(cameras)))
+    grm_cameras = () if scorer is None else tuple(scorer.cameras)
+    images = cfg.obs == "state+images"
+    policy_cameras = (cfg.cameras or grm_cameras or tuple(info.cameras)) if images else ()
+    cameras = _union(grm_cameras, policy_cameras) or tuple(info.cameras)
+    env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=cameras))
     act_dim = env.spec.action.dim
     env_state_dim = len(env.reset(500_000).info.privileged) if cfg.obs == "privileged" else None
-    data = build_data(cfg, scorer, env.spec, env_state_dim)
+    pipeline = ObservationPipeline(cfg.obs, env.spec.state.policy_index(cfg.velocities), policy_cameras,
+                                   cfg.image_size if images else 0)
+    data = build_data(cfg, scorer, env.spec, pipeline, env_state_dim)
     weights = np.ones(len(data.index))
     if cfg.weighting == "rabc":
         if cfg.progress is not None:
@@ -129,26 +147,30 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
         weights = weighter.weights(data.index)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    members = [ChunkPolicy(data.obs.shape[1], act_dim, cfg.chunk) for _ in range(cfg.ensemble)]
+    members = [ChunkPolicy(data.obs.shape[1], act_dim, cfg.chunk, pixel_shape=pipeline.pixel_shape) for _ in range(cfg.ensemble)]
     for m in members:
         m.set_normalization(data.obs)
     policy = ChunkEnsemble(members)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=1e-4)
     obs_t, act_t, w_t = torch.from_numpy(data.obs), torch.from_numpy(data.chunks), torch.from_numpy(weights).float()
+    px_t = None if data.pixels is None else torch.from_numpy(data.pixels)
+    shifts = torch.Generator().manual_seed(cfg.seed)  # the encoder's random shifts (state+images)
     t0 = time.perf_counter()
     loss = torch.tensor(0.0)
     for _ in tqdm(range(cfg.steps), desc=f"bc ({cfg.weighting})", disable=not progress):
         loss = torch.tensor(0.0)
         for m in members:  # each member its own batch
             idx = torch.from_numpy(rng.integers(0, len(obs_t), cfg.batch_size))
-            per_sample = ((m(obs_t[idx]) - act_t[idx]) ** 2).mean(dim=(1, 2))
+            pred = m(obs_t[idx]) if px_t is None else m(obs_t[idx], px_t[idx], shifts)
+            per_sample = ((pred - act_t[idx]) ** 2).mean(dim=(1, 2))
             loss = loss + weighted_mean(per_sample, w_t[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     loss = loss / cfg.ensemble
     torch.save({"policy": policy.state_dict(), "obs_dim": data.obs.shape[1], "act_dim": act_dim, "chunk": cfg.chunk,
-                "ensemble": cfg.ensemble, "state_index": data.state_index.tolist(), "obs": cfg.obs}, out / "policy.pt")
+                "ensemble": cfg.ensemble, "state_index": data.state_index.tolist(), "obs": cfg.obs,
+                "cameras": list(pipeline.cameras), "pixel_shape": pipeline.pixel_shape}, out / "policy.pt")
     summary = {"weighting": cfg.weighting, "frames": len(data.index), "mean_weight": float(weights.mean()),
                "zero_weight_share": float((weights == 0).mean()),
                # how much of the loss each kind of episode carries: what the weighting actually removed
@@ -156,7 +178,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
                "final_loss": float(loss.detach()),
                "train_seconds": round(time.perf_counter() - t0, 1), "task": task}
     if cfg.eval_episodes:
-        summary.update(evaluate_policy(policy, env, scorer, cfg, out, data.state_index))
+        summary.update(evaluate_policy(policy, env, scorer, cfg, out, pipeline))
     env.close()
     write_json(out / "summary.json", {**run_record(cfg), **summary})
     return summary
@@ -172,7 +194,7 @@ class ChunkActor:
         pass
 
     def act(self, ts: TimeStep, reading: RewardStep) -> Action:
-        a = self.policy.act(self.pipeline(ts, reading.features))
+        a = self.policy.act(self.pipeline(ts, reading.features), self.pipeline.pixels(ts))
         return Action(self.spec.action.from_unit(a), a)
 
 
@@ -195,7 +217,8 @@ class ProgressFrames(Observer):
         self.frames.append(annotate_frame([ts.obs.images[c] for c in self.env.spec.camera_names], [label]))
 
 
-def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCConfig, out: Path, keep: np.ndarray) -> dict:
+def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCConfig, out: Path,
+                    pipeline: ObservationPipeline) -> dict:
     """Success rate over cfg.eval_episodes unseen seeds; a video of the first episode (the reward model
     scores every step only when the policy reads its features, or for the video's progress label)."""
     from robo_reward.viz.video import write_video
@@ -205,7 +228,7 @@ def evaluate_policy(policy: ChunkEnsemble, env, scorer: Scorer | None, cfg: BCCo
     if scorer is not None:
         rcfg = RewardConfig(source=f"grm:{cfg.reward_model}", shaping="none")
         reward = OnlineReward(rcfg, scorer.tasks.texts[scorer.tasks.index(task_text)], "cpu", loaded=(scorer.model, scorer.tasks))
-    actor = ChunkActor(policy, ObservationPipeline(cfg.obs, keep), env.spec)
+    actor = ChunkActor(policy, pipeline, env.spec)
     video = ProgressFrames(env, task_text, scored=reward is not None)  # episode 0's video: scored whenever a model exists
     successes = []
     for k in tqdm(range(cfg.eval_episodes), desc="eval", unit="ep"):

@@ -52,7 +52,8 @@ class RunPolicy:
         rcfg = reward_config(self.cfg)
         self.reward = OnlineReward(rcfg if reads_grm(self.cfg.obs) else dataclasses.replace(rcfg, source="sparse"),
                                    record["task_text"], self.learner.device)
-        self.cameras = self.reward.cameras
+        # what it reads: its reward model's cameras and (an image policy) its own
+        self.cameras = self.reward.cameras + tuple(c for c in self.pipeline.cameras if c not in self.reward.cameras)
         self._first = True
 
     def reset(self, ts: TimeStep | None = None) -> None:

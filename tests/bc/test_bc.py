@@ -28,6 +28,24 @@ def test_tiny_bc_runs_both_weightings(mixed_dataset, tiny_grm, tmp_path):
         assert abs(summaries["none"]["loss_share_by_outcome"][o] - n / sum(frames.values())) < 1e-9
 
 
+def test_rabc_on_camera_frames_through_the_policys_own_encoder(mixed_dataset, tiny_grm, tmp_path):
+    """`--obs state+images`: the chunk policy reads the recorded frames at its own size (the GRM only weights
+    the samples); the saved policy records its cameras and frame shape; a camera the task lacks is named."""
+    import torch
+
+    root, _ = mixed_dataset
+    out = tmp_path / "img"
+    s = train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, weighting="rabc", obs="state+images",
+                          cameras=("front", "wrist"), image_size=32, steps=20, batch_size=16, eval_episodes=1), progress=False)
+    assert 0.0 <= s["success_rate"] <= 1.0 and s["eval_episodes"] == 1 and np.isfinite(s["final_loss"])
+    saved = torch.load(out / "policy.pt", weights_only=False)
+    assert saved["cameras"] == ["front", "wrist"] and saved["pixel_shape"] == (2, 32, 32, 3)
+    assert any(k.startswith("members.0.encoder.") for k in saved["policy"])
+    with pytest.raises(ValueError, match=r"unknown camera 'top' for task 'pick-place'; available: \['front', 'side', 'wrist'\]"):
+        train_bc(BCConfig(data=root, out=tmp_path / "bad", obs="state+images", cameras=("front", "top"), steps=1,
+                          eval_episodes=0), progress=False)
+
+
 def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
     root, _ = mixed_dataset
     short = tmp_path / "short.parquet"

@@ -223,9 +223,9 @@ def test_rl_over_ros_then_the_policy_node_runs_the_trained_policy(ros, tmp_path,
 
     sim = ros.start("sim_robot_node", task="pick-place", lockstep=True)
     out = tmp_path / "rl"
-    try:  # the unchanged loop, GRM-shaped, on GRM features, through RosRobotEnv
+    try:  # the unchanged loop, GRM-shaped, on camera frames through the policy's own encoder, through RosRobotEnv
         rc = main(["rl", "--config", str(PRE_REDESIGN), "--task", "pick-place", "--env", "ros", "--episodes", "2", "--warmup-steps", "50",
-                   "--batch-size", "32", "--reward", f"grm:{tiny_grm}", "--obs", "state+grm", "--eval-episodes", "0",
+                   "--batch-size", "32", "--reward", f"grm:{tiny_grm}", "--obs", "state+images", "--eval-episodes", "0",
                    "--out", str(out)])
     except TimeoutError as exc:
         raise AssertionError(ros.log(sim)) from exc

@@ -79,7 +79,8 @@ def load_policy(spec: str, dof: int, cameras: dict[str, str]):
             raise ValueError(f"{spec}: the policy's action size is {policy.action.dim}; the robot takes {dof} joints + gripper")
         missing = [c for c in policy.cameras if c not in cameras]
         if missing:
-            raise ValueError(f"{spec}: the policy's reward model reads cameras {missing} the profile does not have")
+            raise ValueError(f"{spec}: the policy reads cameras {list(policy.cameras)} (its reward model's and its own); "
+                             f"the profile has {list(cameras)} (no {missing})")
         return policy
     raise ValueError(f"policy {spec!r}: use rl:RUN_DIR, replay:FILE.npy or hold")
 
