@@ -2,7 +2,8 @@
 
 collect (train seeds, mixed quality) -> collect (held-out seeds) -> train-reward -> eval-reward on
 the held-out episodes -> a short online RL run whose reward is the trained GRM's PBRS-shaped
-progress (the benchmarked learner: five actors cloned from 10 scripted demos plus a learned residual)
+progress and whose policy reads what a real arm has: the robot state and camera frames, through its own
+encoder (the benchmarked learner: five actors cloned from 10 scripted demos plus a learned residual)
 -> a report (JSON + plots + videos) under --out. The RL budget here shows the path working; the
 benchmark's figures come from 150-episode runs (see docs/BENCHMARKS.md)."""
 
@@ -24,6 +25,7 @@ class DemoConfig:
     steps: int = field(default=800, metadata={"help": "reward-model training steps"})
     image_size: int = field(default=64, metadata={"help": "reward-model input size"})
     rl_episodes: int = field(default=10, metadata={"help": "online RL episodes with the GRM-shaped reward"})
+    rl_bc_steps: int = field(default=1000, metadata={"help": "behaviour-cloning steps before the online episodes"})
 
 
 def run_demo(cfg: DemoConfig) -> dict:
@@ -50,10 +52,10 @@ def run_demo(cfg: DemoConfig) -> dict:
     from robo_reward.rl.config import rl_config
     from robo_reward.rl.loop import run_rl
 
-    # the default recipe on the input a real arm has (robot state + the GRM's per-view features), smaller budgets
+    # the default recipe on the input a real arm has (robot state + camera frames), smaller budgets
     report["rl"] = run_rl(rl_config(task=cfg.task, out=cfg.out / "rl", episodes=cfg.rl_episodes, reward=f"grm:{run / 'last'}",
-                                    demo_episodes=10, bc_init_steps=1000, critic_pretrain_steps=200, warmup_steps=200,
-                                    eval_episodes=5))
+                                    obs="state+images", demo_episodes=10, bc_init_steps=cfg.rl_bc_steps,
+                                    critic_pretrain_steps=cfg.rl_bc_steps // 5, warmup_steps=200, eval_episodes=5))
     report["look_at"] = [str(cfg.out / "eval" / "plots"), str(cfg.out / "eval" / "videos"), str(cfg.out / "rl" / "success.png")]
     write_json(cfg.out / "demo_report.json", report)
     print(json.dumps(report, indent=2))

@@ -107,11 +107,12 @@ def test_rl_cli(tmp_path, capsys):
 
 
 def test_demo_tiny_budget(tmp_path):
-    """`make demo`'s code path end to end: collect, train, evaluate, GRM-shaped RL, report."""
+    """`make demo`'s code path end to end: collect, train, evaluate, GRM-shaped RL on camera frames, report."""
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--train-episodes", "4", "--test-episodes", "3", "--steps", "5",
-                 "--image-size", "32", "--rl-episodes", "1"]) == 0
+                 "--image-size", "32", "--rl-episodes", "1", "--rl-bc-steps", "20"]) == 0
     report = json.loads((out / "demo_report.json").read_text())
     assert report["eval_held_out"]["episodes"] == 3
     assert report["rl"]["episodes"] == 1
+    assert json.loads((out / "rl" / "config.json").read_text())["pixel_shape"] == [3, 32, 32, 3]  # the GRM's cameras
     assert (out / "rl" / "success.png").exists() and list((out / "eval" / "plots").glob("*.png"))

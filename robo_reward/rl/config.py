@@ -122,6 +122,9 @@ class RLConfig:
     batch_size: int = field(default=256, metadata={"help": "SAC batch size"})
     warmup_steps: int = field(default=256, metadata={"help": "steps before learning (random actions unless the actor was cloned)"})
     eval_episodes: int = field(default=40, metadata={"help": "deterministic evaluation episodes on unseen seeds after training (eval.json)"})
+    eval_clones: bool = field(default=False, metadata={
+        "help": "also evaluate the cloned policy before the first online episode, on the same layouts (eval_clones.json): "
+                "what the online phase added, per seed"})
     checkpoint_every: int = field(default=10, metadata={"help": "episodes between checkpoints"})
     seed: int = field(default=0, metadata={"help": "seed (episode k resets with seed*100000 + k)"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})

@@ -67,6 +67,10 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                                                    action_low=env.spec.action.low.tolist(),
                                                    action_high=env.spec.action.high.tolist()))
         save_checkpoint(ckpt, learner, online, demos, at)  # a BC-only run (--episodes 0) can be evaluated and deployed
+        if cfg.eval_clones and cfg.eval_episodes:  # deterministic: no generator of the training run is drawn from
+            from robo_reward.rl.evaluate import rollout_policy
+
+            write_json(out / "eval_clones.json", rollout_policy(learner, cfg, env, reward, pipeline, cfg.eval_episodes))
     actor = SACActor(learner, pipeline, env.spec.action, online, demos, at.rng, warmup_steps=cfg.warmup_steps,
                      random_warmup=not cfg.pretrain.bc_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
     loop = EnvironmentLoop(env, actor, reward, [actor])

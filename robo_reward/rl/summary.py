@@ -50,6 +50,8 @@ def summarize_run(out: Path) -> dict:
         summary["eval_success_rate"] = evaluation["success_rate"]
         summary["eval_episodes"] = evaluation["episodes"]
         summary["eval_value_overestimate"] = evaluation["value_overestimate"]
+    if (out / "eval_clones.json").exists():  # the same layouts before any online episode
+        summary["clones_eval_success_rate"] = json.loads((out / "eval_clones.json").read_text())["success_rate"]
     write_json(out / "summary.json", summary)
     from robo_reward.viz.rl import plot_success
 

@@ -135,19 +135,22 @@ FAST = dict(warmup_steps=30, batch_size=16, utd=1, checkpoint_every=1, demo_epis
 
 def test_a_tiny_image_run_trains_resumes_evaluates_and_deploys(tmp_path):
     """The real loop on the real simulator with camera frames as the policy's input: config.json records the
-    frames' shape, the run resumes exactly, the deployed policy acts as the evaluated one."""
+    frames' shape, the run resumes exactly, evaluating the clones first (--eval-clones) changes nothing in
+    training, the deployed policy acts deterministically on the same frames."""
     from robo_reward.rl.config import rl_config
     from robo_reward.rl.deploy import RunPolicy
     from robo_reward.rl.loop import run_rl
 
-    def run(out, episodes, resume=False):
+    def run(out, episodes, resume=False, evaluate=False):
         run_rl(rl_config(task="pick-place", out=out, episodes=episodes, reward="sparse", obs="state+images",
-                         eval_episodes=1 if episodes == 2 else 0, resume=resume, **{"images.cameras": ("front", "wrist")},
-                         **FAST), progress=False)
+                         eval_episodes=1 if evaluate else 0, eval_clones=evaluate, resume=resume,
+                         **{"images.cameras": ("front", "wrist")}, **FAST), progress=False)
         return [{k: v for k, v in json.loads(x).items() if not k.endswith("_s")}
                 for x in (out / "metrics.jsonl").read_text().splitlines()]
 
-    whole = run(tmp_path / "whole", 2)
+    whole = run(tmp_path / "whole", 2, evaluate=True)
+    summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert summary["clones_eval_success_rate"] == json.loads((tmp_path / "whole" / "eval_clones.json").read_text())["success_rate"]
     record = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert record["pixel_shape"] == [2, 32, 32, 3] and record["config"]["images"] == {"cameras": ["front", "wrist"], "size": 32}
     assert all(np.isfinite(r["learner/critic_loss"]) for r in whole)
