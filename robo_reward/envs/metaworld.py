@@ -3,7 +3,10 @@
 Three of its cameras are exposed under the suite's names (front=corner, side=corner2,
 wrist=gripperPOV) so datasets from both share keys; its scripted policies are the experts; subtasks
 come from physical events MetaWorld reports (hand near the object, object grasped, task success).
-MetaWorld runs at 80 Hz: each of our control steps repeats the action round(80 / control_hz) times."""
+MetaWorld runs at 80 Hz: each of our control steps repeats the action round(80 / control_hz) times.
+MetaWorld renders every episode alike; `SimConfig.visual_shift` moves and turns its fixed cameras and
+changes its lights and colours per episode (the suite's shifted ranges), for a reward model's test under
+a scene it was not trained on."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import mujoco
 import numpy as np
 
 from robo_reward.envs.config import SimConfig
+from robo_reward.envs.tasks.base import SHIFT_PARTS, Appearance
 from robo_reward.types import BoxSpec, CameraSpec, EnvSpec, Observation, StepInfo, TimeStep
 
 try:
@@ -30,6 +34,8 @@ DEFAULT_HZ = 20.0
 Predicate = Callable[[dict], bool]
 REACH_DISTANCE = 0.06  # metres between the hand and the object's reference point
 MAX_STEPS = 60  # control steps per episode (3 s at 20 Hz)
+SHIFTED_CAMERAS = ("corner", "corner2")  # the fixed ones we expose (gripperPOV rides on the arm)
+CAMERA_TURN_DEG = (2.0, 5.0)  # a shifted camera also turns this much about a random axis
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,45 @@ def reset_raw(env, seed: int | None) -> np.ndarray:
     return env.reset()[0]
 
 
+def nominal_appearance(model) -> dict[str, np.ndarray]:
+    """What a visual shift starts from each episode: lights, material and geom colours, the fixed cameras' poses."""
+    base = {"light_diffuse": model.light_diffuse.copy(), "light_pos": model.light_pos.copy(),
+            "mat_rgba": model.mat_rgba.copy(), "geom_rgba": model.geom_rgba.copy()}
+    for cam in SHIFTED_CAMERAS:
+        base[f"pos_{cam}"] = model.cam_pos[model.camera(cam).id].copy()
+        base[f"quat_{cam}"] = model.cam_quat[model.camera(cam).id].copy()
+    return base
+
+
+def apply_shift(model, base: dict[str, np.ndarray], rng: np.random.Generator, parts: tuple[str, ...]) -> None:
+    """One episode's shifted scene, drawn from `rng` (the suite's shifted Appearance ranges): lights scaled and
+    moved, materials tinted (the table's wood texture included) and every geom's colour jittered, the fixed
+    cameras moved 3-6 cm and turned 2-5 degrees. Only `parts` (camera, light, colour) leave the nominal scene."""
+    unknown = sorted(set(parts) - set(SHIFT_PARTS))
+    if unknown:
+        raise ValueError(f"visual-shift parts {unknown} unknown; choose from {list(SHIFT_PARTS)}")
+    app = Appearance.sample(rng, True)
+    turns = {cam: (rng.normal(size=3), np.deg2rad(rng.uniform(*CAMERA_TURN_DEG))) for cam in SHIFTED_CAMERAS}
+    jitter = rng.uniform(-app.color_jitter, app.color_jitter, (model.ngeom, 3))
+    for name in ("light_diffuse", "light_pos", "mat_rgba", "geom_rgba"):  # nominal first: a part left out stays so
+        getattr(model, name)[:] = base[name]
+    if "light" in parts:
+        model.light_diffuse[:] = base["light_diffuse"] * app.light_scale
+        model.light_pos[:] = base["light_pos"] + app.light_offset * np.where(np.arange(model.nlight) % 2, -1.0, 1.0)[:, None]
+    if "colour" in parts:
+        model.mat_rgba[:, :3] = np.clip(base["mat_rgba"][:, :3] * app.table_tint, 0.0, 1.0)
+        model.geom_rgba[:, :3] = np.clip(base["geom_rgba"][:, :3] + jitter, 0.0, 1.0)
+    for cam in SHIFTED_CAMERAS:
+        cid = model.camera(cam).id
+        model.cam_pos[cid] = base[f"pos_{cam}"] + (app.camera_offset if "camera" in parts else 0.0)
+        model.cam_quat[cid] = base[f"quat_{cam}"]
+        if "camera" in parts:
+            axis, angle = turns[cam]
+            turn = np.zeros(4)
+            mujoco.mju_axisAngle2Quat(turn, axis / np.linalg.norm(axis), angle)
+            mujoco.mju_mulQuat(model.cam_quat[cid], base[f"quat_{cam}"], turn)
+
+
 def action_repeat(control_hz: float | None) -> int:
     """MetaWorld steps (80 Hz) per control step."""
     return max(1, round(NATIVE_HZ / (control_hz or DEFAULT_HZ)))
@@ -131,6 +176,7 @@ class MetaWorldEnv:
         self._repeat = action_repeat(config.control_hz)
         self._renderer: mujoco.Renderer | None = None
         self._arm_qadr = np.array([self._env.model.jnt_qposadr[self._env.model.joint(f"right_j{i}").id] for i in range(7)])
+        self._nominal = nominal_appearance(self._env.model) if config.visual_shift else None
         self._obs = np.zeros(39)
         self._info: dict = {}
         self._t = 0
@@ -146,6 +192,10 @@ class MetaWorldEnv:
 
     def reset(self, seed: int | None = None) -> TimeStep:
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
+        if self._nominal is not None:  # before the reset, whose forward pass places the cameras; its own stream: the
+            # layout and the expert's draws are the unshifted episode's
+            apply_shift(self._env.model, self._nominal, np.random.default_rng(None if seed is None else [seed, 2]),
+                        self.config.shift_parts)
         self._obs = reset_raw(self._env, seed)
         self._t = 0
         self.completed = 0
