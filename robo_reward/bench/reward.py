@@ -88,7 +88,7 @@ def training_throughput(device: torch.device, batch: int, image_size: int, bf16:
         sync(device)
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            hop, stage_logits = model(frames, vmask, *idx, text, mask)
+            hop, stage_logits, _ = model(frames, vmask, *idx, text, mask)
             loss = -(target * hop.logits.float().log_softmax(-1)).sum(-1).mean() + \
                 torch.nn.functional.cross_entropy(stage_logits.float(), stage)
         opt.zero_grad(set_to_none=True)

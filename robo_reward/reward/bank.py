@@ -46,6 +46,7 @@ class BankEpisode:
     mode: str
     views: np.ndarray  # bool [V]: which model cameras this dataset has (missing ones are black and masked)
     source: int  # index of the dataset it came from
+    env_state: np.ndarray | None = None  # float32 [T, k]: observation.environment_state, when the dataset records it
 
     @property
     def length(self) -> int:
@@ -68,6 +69,7 @@ class PairBatch:
     hop_target: torch.Tensor  # float [B, bins]
     stage: torch.Tensor  # long [B]
     episode: torch.Tensor  # long [U]: which of the batch's episodes (0..K-1) each state comes from
+    env_state: torch.Tensor  # float [U, k]: each state's recorded environment state (k = 0: none recorded)
 
     def to(self, device: torch.device | str) -> PairBatch:
         return PairBatch(**{k: v.to(device, non_blocking=True) for k, v in self.__dict__.items()})
@@ -151,9 +153,21 @@ class EpisodeBank:
         glob = np.array([self.subtasks.index(task_subtasks[k]) for k in local], dtype=np.int64)
         views = np.array([c in ep.images for c in self.cameras])
         entry = BankEpisode(str(root), episode_index, self.tasks.index(task), frames, phi, glob, ep.outcome, ep.mode,
-                            views, source)
+                            views, source, ep.env_state)
         self.episodes.append(entry)
         return entry
+
+    def env_state_dim(self) -> int:
+        """The size of the environment state every episode records (0 if one of them records none; sizes that
+        differ are named)."""
+        dims = {e.env_state.shape[1] if e.env_state is not None else 0 for e in self.episodes}
+        if len(dims) > 1 and 0 not in dims:
+            raise DatasetError(f"episodes record environment states of sizes {sorted(dims)}: one auxiliary head needs one size")
+        return 0 if 0 in dims or not dims else dims.pop()
+
+    def env_state_missing(self) -> list[str]:
+        """Episodes without observation.environment_state, as `dataset: episode N`."""
+        return [f"{e.dataset}: episode {e.episode_index}" for e in self.episodes if e.env_state is None]
 
     def goal_states(self, task_id: int, limit: int = 8) -> np.ndarray:
         """Last frames of successful episodes of a task: the GOAL references [K, V, H, W, 3]."""
@@ -224,6 +238,7 @@ class PairSampler:
         self.by_task = {t: [i for i, e in enumerate(bank.episodes) if e.task_id == t] for t in range(len(bank.tasks))}
         self.success_by_task = {t: [i for i in ids if bank.episodes[i].outcome == "success"] for t, ids in self.by_task.items()}
         self.masks = np.stack([bank.stage_mask(t) for t in range(len(bank.tasks))])
+        self.env_dim = bank.env_state_dim()
         self.other_tasks = {t: [i for i, e in enumerate(bank.episodes) if e.task_id != t] for t in range(len(bank.tasks))}
         self.by_source: list[list[int]] = []
         self.source_p: np.ndarray | None = None
@@ -262,6 +277,7 @@ class PairSampler:
         index: dict[tuple[int, int], int] = {}
         views: list[np.ndarray] = []
         source: list[int] = []
+        env: list[np.ndarray] = []
 
         def state(e: int, t: int) -> int:
             key = (e, t)
@@ -270,6 +286,8 @@ class PairSampler:
                 states.append(bank.episodes[e].frames[t])
                 views.append(bank.episodes[e].views)
                 source.append(e)
+                if self.env_dim:
+                    env.append(bank.episodes[e].env_state[t])
             return index[key]
 
         cols = {k: [] for k in ("p", "q", "start", "goal", "phi_p", "phi_q", "task", "stage")}
@@ -325,6 +343,7 @@ class PairSampler:
             stage_mask=torch.from_numpy(self.masks[task]), hop=torch.from_numpy(hop.astype(np.float32)),
             hop_target=torch.from_numpy(smoothed_bin_targets(hop, cfg.hop_bins).astype(np.float32)),
             stage=torch.tensor(cols["stage"]), episode=torch.from_numpy(np.unique(source, return_inverse=True)[1].astype(np.int64)),
+            env_state=torch.from_numpy(np.asarray(env, np.float32).reshape(len(states), self.env_dim)),
         )
 
 

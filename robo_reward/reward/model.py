@@ -23,6 +23,9 @@ class ModelConfig:
     hidden: int = field(default=256, metadata={"help": "head MLP width"})
     hop_bins: int = field(default=25, metadata={"help": "discrete hop bins over [-1, 1]"})
     subtasks: tuple[str, ...] = field(default=(), metadata={"help": "global subtask vocabulary (set from the data)"})
+    env_state_dim: int = field(default=0, metadata={
+        "help": "size of the auxiliary head that predicts the recorded environment state from the per-view features "
+                "(0: none; set by train-reward --env-state-weight)"})
 
 
 def _mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -48,6 +51,10 @@ class GRM(nn.Module):
         self.hop_head = _mlp(6 * cfg.dim, cfg.hidden, cfg.hop_bins)
         self.stage_head = _mlp(3 * cfg.dim, cfg.hidden, len(cfg.subtasks))
         self.register_buffer("centers", torch.tensor(bin_centers(cfg.hop_bins), dtype=torch.float32))
+        if cfg.env_state_dim:  # where things are, kept in the per-view features (a policy reads them)
+            self.env_state_head = nn.Linear(len(cfg.cameras) * cfg.dim, cfg.env_state_dim)
+            self.register_buffer("env_state_mean", torch.zeros(cfg.env_state_dim))
+            self.register_buffer("env_state_std", torch.ones(cfg.env_state_dim))
 
     def encode(self, frames: torch.Tensor, view_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.encoder.fuse_views(self.encode_views(frames, view_mask))
@@ -75,12 +82,15 @@ class GRM(nn.Module):
 
     def forward(self, frames: torch.Tensor, view_mask: torch.Tensor, p: torch.Tensor, q: torch.Tensor,
                 start: torch.Tensor, goal: torch.Tensor, text: torch.Tensor,
-                stage_mask: torch.Tensor) -> tuple[HopOutput, torch.Tensor]:
+                stage_mask: torch.Tensor) -> tuple[HopOutput, torch.Tensor, torch.Tensor | None]:
         """Training forward over a batch of unique states (indices select p/q/start/goal): one call,
-        so DistributedDataParallel can synchronise gradients."""
-        z = self.encode(frames, view_mask)
+        so DistributedDataParallel can synchronise gradients. Third: each state's standardised environment
+        state as the auxiliary head predicts it (None without the head)."""
+        views = self.encode_views(frames, view_mask)
+        z = self.encoder.fuse_views(views)
         hop = self.hop(z[p], z[q], z[start], z[goal], text)
-        return hop, self.stage_logits(z[q], z[start], text, stage_mask)
+        env = self.env_state_head(views.flatten(1)) if self.cfg.env_state_dim else None
+        return hop, self.stage_logits(z[q], z[start], text, stage_mask), env
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
+from robo_reward.data.lerobot_io import DatasetError
 from robo_reward.data.sources import dataset_cameras, parse_camera_map
 from robo_reward.device import resolve_device
 from robo_reward.reward.bank import EpisodeBank, PairBatch, PairSampler, SamplerConfig, pair_batches
@@ -41,6 +42,10 @@ class TrainConfig:
     image_size: int = field(default=96, metadata={"help": "model input size (frames are resized)"})
     label_scheme: str = field(default="equal", metadata={"help": "equal (Robo-Dopamine step-wise) or prior (SARM temporal proportions)"})
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
+    env_state_weight: float = field(default=0.0, metadata={
+        "help": "> 0: an auxiliary head predicts each frame's observation.environment_state (object and target "
+                "positions, recorded by `collect`) from the per-view features, with this weight on its squared error, so "
+                "that the features a policy reads (rl --obs state+grm) keep where things are; every episode must record it"})
     augment: str = field(default="strong", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "
@@ -188,31 +193,42 @@ def augment(frames: torch.Tensor, rng: torch.Generator, aug: Augmentation, episo
     return x.clamp(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).contiguous()
 
 
-def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy on smoothed hop-bin targets + stage cross-entropy. `net` is the GRM or its DDP wrapper."""
-    out, stage_logits = net(batch.frames, batch.view_mask, batch.p, batch.q, batch.start, batch.goal, batch.text,
-                            batch.stage_mask)
+def grm_loss(net: torch.nn.Module, batch: PairBatch, stage_weight: float,
+             env_state_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy on smoothed hop-bin targets + stage cross-entropy (+ the auxiliary head's squared error on the
+    standardised environment state). `net` is the GRM or its DDP wrapper."""
+    out, stage_logits, env = net(batch.frames, batch.view_mask, batch.p, batch.q, batch.start, batch.goal, batch.text,
+                                 batch.stage_mask)
     hop_loss = -(batch.hop_target * out.logits.log_softmax(-1)).sum(-1).mean()
     stage_loss = F.cross_entropy(stage_logits, batch.stage)
     loss = hop_loss + stage_weight * stage_loss
+    env_loss = None
+    if env is not None and env_state_weight > 0:  # a model with the head, adapted on data without it: not trained
+        model = getattr(net, "module", net)
+        target = (batch.env_state - model.env_state_mean) / model.env_state_std
+        env_loss = ((env.float() - target) ** 2).mean()
+        loss = loss + env_state_weight * env_loss
     with torch.no_grad():
         metrics = {
             "loss": float(loss), "hop_ce": float(hop_loss), "stage_ce": float(stage_loss),
             "hop_mae": float((out.expected - batch.hop).abs().mean()),
             "stage_acc": float((stage_logits.argmax(-1) == batch.stage).float().mean()),
         }
+        if env_loss is not None:
+            metrics["env_state_mse"] = float(env_loss)
     return loss, metrics
 
 
 def train_step(net: torch.nn.Module, batch: PairBatch, opt: torch.optim.Optimizer, gen: torch.Generator,
-               stage_weight: float, aug: Augmentation | None, device: torch.device) -> dict[str, float]:
+               stage_weight: float, aug: Augmentation | None, device: torch.device,
+               env_state_weight: float = 0.0) -> dict[str, float]:
     """One optimizer step on one batch (bf16 autocast on GPU, gradient clipping at 1). The batch moves to
     the device before augmentation: on a GPU the image warps cost almost nothing there."""
     batch = batch.to(device)
     if aug is not None:
         batch = replace(batch, frames=augment(batch.frames, gen, aug, batch.episode))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        loss, metrics = grm_loss(net, batch, stage_weight)
+        loss, metrics = grm_loss(net, batch, stage_weight, env_state_weight)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
@@ -280,7 +296,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     texts = [t.text for t in bank.tasks]
     tasks = TaskTable(texts, [t.subtasks for t in bank.tasks], embed_texts(texts),
                       [bank.goal_states(i) for i in range(len(texts))])
-    mcfg = ModelConfig(cameras=cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks))
+    env_dim = 0
+    if cfg.env_state_weight > 0:
+        missing = bank.env_state_missing()
+        if missing:
+            raise DatasetError(f"--env-state-weight needs observation.environment_state in every episode; "
+                               f"{len(missing)} lack it: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        env_dim = bank.env_state_dim()
+    mcfg = ModelConfig(cameras=cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks),
+                       env_state_dim=env_dim)
     start_step = 0
     if cfg.resume and last.exists():
         model, _, meta = load_checkpoint(last, device)
@@ -290,6 +314,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         model.train()
     else:
         model = GRM(mcfg).to(device)
+        if env_dim:  # standardised targets: positions in metres and angles in radians weigh alike
+            states = np.concatenate([e.env_state for e in bank.episodes])
+            model.env_state_mean.copy_(torch.from_numpy(states.mean(0)))
+            model.env_state_std.copy_(torch.from_numpy(np.maximum(states.std(0), 1e-3)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if start_step and (last / "optimizer.pt").exists():
         opt.load_state_dict(torch.load(last / "optimizer.pt", map_location=device))
@@ -315,7 +343,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
                initial=start_step, total=cfg.steps)
     model.train()
     for step in bar:
-        metrics = train_step(net, next(batches), opt, gen, cfg.stage_weight, AUGMENTATIONS[cfg.augment], device)
+        metrics = train_step(net, next(batches), opt, gen, cfg.stage_weight, AUGMENTATIONS[cfg.augment], device,
+                             cfg.env_state_weight)
         sched.step()
         samples += cfg.batch_size
         if writer is not None and (step % 10 == 0 or step == cfg.steps - 1):

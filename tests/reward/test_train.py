@@ -173,3 +173,34 @@ def _scalars(tb_dir, tag):
     acc = EventAccumulator(str(tb_dir))
     acc.Reload()
     return [e.value for e in acc.Scalars(tag)]
+
+
+def test_env_state_head_learns_where_things_are_and_needs_the_column(mixed_dataset, dataset_without_env_state, tmp_path):
+    """--env-state-weight: an auxiliary head reads the per-view features and predicts the recorded object/target
+    state; its error falls with training, the checkpoint keeps the head and its standardisation, and a dataset
+    without observation.environment_state is refused by episode before training starts."""
+    from robo_reward.data.lerobot_io import DatasetError
+
+    root, _ = mixed_dataset
+    cfg = TrainConfig(data=(str(root),), out=tmp_path / "aux", steps=200, batch_size=16, image_size=32,
+                      checkpoint_every=200, env_state_weight=1.0, augment="basic")
+    train(TrainConfig(**{**cfg.__dict__, "steps": 1, "out": tmp_path / "one"}), progress=False)
+    train(cfg, progress=False)
+    ep = load_episode(root, 0)
+
+    def error(run):  # over every frame of an episode, in standard units
+        model, _, _ = load_checkpoint(run / "last")
+        frames = torch.from_numpy(np.stack([ep.images[c] for c in model.cfg.cameras], axis=1))
+        with torch.no_grad():
+            pred = model.env_state_head(model.encode_views(frames).flatten(1))
+            target = (torch.from_numpy(ep.env_state) - model.env_state_mean) / model.env_state_std
+        return model, float(((pred - target) ** 2).mean())
+
+    model, trained_error = error(cfg.out)
+    _, untrained_error = error(tmp_path / "one")
+    assert trained_error < 0.5 * untrained_error, (untrained_error, trained_error)
+    k = ep.env_state.shape[1]
+    assert model.cfg.env_state_dim == k and model.env_state_head.out_features == k and float(model.env_state_std.min()) > 0
+    with pytest.raises(DatasetError, match=r"needs observation.environment_state in every episode; 1 lack it: .*episode 0"):
+        train(TrainConfig(data=(str(dataset_without_env_state),), out=tmp_path / "bad", steps=1, env_state_weight=1.0),
+              progress=False)
