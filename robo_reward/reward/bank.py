@@ -157,13 +157,13 @@ class EpisodeBank:
         self.episodes.append(entry)
         return entry
 
-    def env_state_dim(self) -> int:
-        """The size of the environment state every episode records (0 if one of them records none; sizes that
-        differ are named)."""
+    def env_state_dim(self, strict: bool = False) -> int:
+        """The size of the environment state every episode records; 0 if one records none or the sizes differ
+        (several tasks), which `strict` names instead (the auxiliary head needs one size)."""
         dims = {e.env_state.shape[1] if e.env_state is not None else 0 for e in self.episodes}
-        if len(dims) > 1 and 0 not in dims:
+        if len(dims) > 1 and 0 not in dims and strict:
             raise DatasetError(f"episodes record environment states of sizes {sorted(dims)}: one auxiliary head needs one size")
-        return 0 if 0 in dims or not dims else dims.pop()
+        return dims.pop() if len(dims) == 1 else 0
 
     def env_state_missing(self) -> list[str]:
         """Episodes without observation.environment_state, as `dataset: episode N`."""

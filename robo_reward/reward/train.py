@@ -302,7 +302,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
         if missing:
             raise DatasetError(f"--env-state-weight needs observation.environment_state in every episode; "
                                f"{len(missing)} lack it: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        env_dim = bank.env_state_dim()
+        env_dim = bank.env_state_dim(strict=True)
     mcfg = ModelConfig(cameras=cameras, backbone=cfg.backbone, image_size=cfg.image_size, subtasks=tuple(bank.subtasks),
                        env_state_dim=env_dim)
     start_step = 0
