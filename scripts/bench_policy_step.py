@@ -1,5 +1,5 @@
 """Per-step cost of the SAC learner on each policy input: one RLPD update (batch 256, five frozen clones, a
-0.05 residual: the recipe), one clone-training step and one action, for the vector inputs (robot state +
+0.05 residual: the recipe), one clone-training step (all five clones, and the encoder with them) and one action, for the vector inputs (robot state +
 GRM per-view features) and for camera frames through the policy's own encoder at several sizes.
 
     .venv/bin/python scripts/bench_policy_step.py --out docs/results/policy_step_cpu.json [--device cuda]
@@ -48,7 +48,11 @@ def measure(obs_dim: int, pixel_shape: tuple[int, ...] | None, batch: int, devic
         buf.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, ACT_DIM), 0.0, rng.normal(size=obs_dim), False,
                 pixels=None if px is None else px[0], next_pixels=None if px is None else px[1])
     pixels = None if pixel_shape is None else buf.pixels[:ROWS]
-    bc_ms = timed(lambda: sac.pretrain_bc(buf.obs[:ROWS], buf.action[:ROWS], 1, batch, pixels), repeats, device)
+
+    def clone(steps: int) -> None:  # also builds the clones and scores every row once: differenced out below
+        sac.pretrain_bc(buf.obs[:ROWS], buf.action[:ROWS], steps, batch, pixels)
+
+    bc_ms = (timed(lambda: clone(1 + repeats), 1, device) - timed(lambda: clone(1), 1, device)) / repeats
     sac.freeze_bc_actor()
     update_ms = timed(lambda: sac.update(sample_mixed(buf, None, batch, rng, device)), repeats, device)
     one = None if pixel_shape is None else buf.pixels[0]
