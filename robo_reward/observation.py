@@ -30,6 +30,11 @@ def reads_images(obs: str) -> bool:
     return obs.endswith("+images")
 
 
+def camera_union(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
+    """The cameras a run renders: the reward model's, then the policy's own that it lacks (order kept)."""
+    return tuple(first) + tuple(c for c in then if c not in first)
+
+
 def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
     """uint8 [..., H, W, 3] -> [..., size, size, 3] (area averaging when shrinking, as a camera sees a smaller
     image); a recorded episode's frames [T, H, W, 3] one by one."""

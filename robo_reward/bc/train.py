@@ -19,7 +19,7 @@ from robo_reward.config import run_record, write_json
 from robo_reward.data.lerobot_io import DatasetError, environment_state, load_episode, read_info
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.environment_loop import Action, EnvironmentLoop, Observer, RewardStep
-from robo_reward.observation import ObservationPipeline
+from robo_reward.observation import ObservationPipeline, camera_union
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import Scorer
 from robo_reward.reward.online import OnlineReward, RewardConfig
@@ -67,6 +67,8 @@ class BCConfig:
             raise ValueError("--weighting rabc needs --progress FILE.parquet or --reward-model to score the dataset")
         if self.ensemble < 1:
             raise ValueError(f"--ensemble must be >= 1, got {self.ensemble}")
+        if self.obs == "state+images" and not 16 <= self.image_size <= 128:
+            raise ValueError(f"--image-size must be in [16, 128] with --obs state+images, got {self.image_size}")
 
 
 @dataclass
@@ -87,7 +89,7 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, pipeline: Ob
     info = read_info(cfg.data)
     pipeline = pipeline or ObservationPipeline(cfg.obs, spec.state.policy_index(cfg.velocities))
     keep = pipeline.keep
-    cameras = _union(() if scorer is None else scorer.cameras, pipeline.cameras)
+    cameras = camera_union(() if scorer is None else scorer.cameras, pipeline.cameras)
     obs, pixels, chunks, index, outcome = [], [], [], [], []
     offset = 0
     for ann in tqdm(info.episodes, desc="features", unit="ep"):
@@ -114,10 +116,6 @@ def build_data(cfg: BCConfig, scorer: Scorer | None, spec: EnvSpec, pipeline: Ob
                   np.concatenate(chunks).astype(np.float32), np.concatenate(index), keep, np.concatenate(outcome))
 
 
-def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(a) + tuple(c for c in b if c not in a)
-
-
 def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     cfg.validate()
     out = Path(cfg.out)
@@ -128,7 +126,7 @@ def train_bc(cfg: BCConfig, progress: bool = True) -> dict:
     grm_cameras = () if scorer is None else tuple(scorer.cameras)
     images = cfg.obs == "state+images"
     policy_cameras = (cfg.cameras or grm_cameras or tuple(info.cameras)) if images else ()
-    cameras = _union(grm_cameras, policy_cameras) or tuple(info.cameras)
+    cameras = camera_union(grm_cameras, policy_cameras) or tuple(info.cameras)
     env = make_env(task, SimConfig(image_size=info.frame_shape[cameras[0]][0], cameras=cameras))
     act_dim = env.spec.action.dim
     env_state_dim = len(env.reset(500_000).info.privileged) if cfg.obs == "privileged" else None

@@ -264,6 +264,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a GRM. Returns the final summary (also written to out/summary.json)."""
     if cfg.augment not in AUGMENTATIONS:
         raise ValueError(f"--augment {cfg.augment!r}: choose from {', '.join(AUGMENTATIONS)}")
+    if cfg.env_state_weight < 0:
+        raise ValueError(f"--env-state-weight must be >= 0, got {cfg.env_state_weight}")
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     if ddp:

@@ -16,7 +16,7 @@ from robo_reward.config import config_from_dict, deep_merge, flat_names, load_co
 from robo_reward.envs import SimConfig, make_env
 import numpy as np
 
-from robo_reward.observation import OBSERVATIONS, ObservationPipeline, reads_grm, reads_images, reads_privileged
+from robo_reward.observation import OBSERVATIONS, ObservationPipeline, camera_union, reads_grm, reads_images, reads_privileged
 from robo_reward.reward.online import RewardConfig
 from robo_reward.rl.sac import SACConfig
 
@@ -188,7 +188,7 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
     robot's cameras must include the policy's (named if not)."""
     cameras, size = grm_cameras, 96 if grm_cameras else size
     if reads_images(cfg.obs):
-        cameras = cameras + tuple(c for c in cfg.images.cameras if c not in cameras)
+        cameras = camera_union(cameras, cfg.images.cameras)
         size = max(96, cfg.images.size)
     if cfg.env.kind == "sim":
         return make_env(cfg.task, SimConfig(image_size=size, cameras=cameras or ("front",)))

@@ -13,7 +13,7 @@ import numpy as np
 
 from robo_reward.config import config_from_dict
 from robo_reward.environment_loop import Action, RewardStep
-from robo_reward.observation import reads_grm, reads_privileged
+from robo_reward.observation import camera_union, reads_grm, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.checkpoint import read_state
 from robo_reward.rl.config import RLConfig, policy_pipeline, reward_config
@@ -53,7 +53,7 @@ class RunPolicy:
         self.reward = OnlineReward(rcfg if reads_grm(self.cfg.obs) else dataclasses.replace(rcfg, source="sparse"),
                                    record["task_text"], self.learner.device)
         # what it reads: its reward model's cameras and (an image policy) its own
-        self.cameras = self.reward.cameras + tuple(c for c in self.pipeline.cameras if c not in self.reward.cameras)
+        self.cameras = camera_union(self.reward.cameras, self.pipeline.cameras)
         self._first = True
 
     def reset(self, ts: TimeStep | None = None) -> None:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from robo_reward.config import run_record, write_json
 from robo_reward.environment_loop import EnvironmentLoop, EpisodeEnd
 from robo_reward.envs import SimConfig, make_env
-from robo_reward.observation import ObservationPipeline, reads_privileged
+from robo_reward.observation import ObservationPipeline, camera_union, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import ReplayWriter, SACActor
 from robo_reward.rl.checkpoint import Progress, load_checkpoint, save_checkpoint, truncate_metrics
@@ -110,8 +110,8 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
     labels = None
     if cfg.demos.dataset is not None:
         env_state_dim = len(first.info.privileged) if reads_privileged(cfg.obs) else None
-        cameras = reward.cameras + tuple(c for c in pipeline.cameras if c not in reward.cameras)
-        source = dataset_demos(Path(cfg.demos.dataset), env.spec, cameras or ("front",), reward, writer, env_state_dim)
+        cameras = camera_union(reward.cameras, pipeline.cameras) or ("front",)
+        source = dataset_demos(Path(cfg.demos.dataset), env.spec, cameras, reward, writer, env_state_dim)
     else:
         source = {"scripted_demo_episodes": cfg.demos.scripted, "demo_noise": cfg.demos.noise}
         labels = scripted_demos(env, cfg.demos.scripted, cfg.seed, reward, writer, cfg.demos.noise)

@@ -44,6 +44,8 @@ def test_rabc_on_camera_frames_through_the_policys_own_encoder(mixed_dataset, ti
     with pytest.raises(ValueError, match=r"unknown camera 'top' for task 'pick-place'; available: \['front', 'side', 'wrist'\]"):
         train_bc(BCConfig(data=root, out=tmp_path / "bad", obs="state+images", cameras=("front", "top"), steps=1,
                           eval_episodes=0), progress=False)
+    with pytest.raises(ValueError, match=r"--image-size must be in \[16, 128\] with --obs state\+images, got 8"):
+        train_bc(BCConfig(data=root, out=tmp_path / "tiny", obs="state+images", image_size=8, eval_episodes=0), progress=False)
 
 
 def test_bc_bad_inputs(mixed_dataset, tiny_grm, tmp_path):
