@@ -19,13 +19,17 @@ NOTHING_PAID = ShapedReward(0.0, 0.0, 0.0)
 NO_FEATURES = np.zeros(0, np.float32)
 
 
+POLICY, INTERVENTION, HOLD = "policy", "intervention", "hold"  # who chose an executed action
+
+
 @dataclass(frozen=True)
 class Action:
-    """What a policy chose at one state."""
+    """What a policy chose at one state (or, `by` says, a person who took over, or a hold on bad input)."""
 
     env: np.ndarray  # what the environment is stepped with, in its units
     unit: np.ndarray | None = None  # the policy's [-1, 1] action: what a learner stores (None: acts in env units)
     label: np.ndarray | None = None  # what a clone should copy when `unit` was perturbed (DART); None: `unit`
+    by: str = POLICY  # POLICY | INTERVENTION (a person or its stand-in took over) | HOLD (the arm held on bad input)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from robo_reward.ros.messages import (
     STATUS_TOPIC,
     SUCCESS_TOPIC,
     SimStatus,
+    intervention_command,
     joint_positions,
     parse_status,
     stamp_seconds,
@@ -40,6 +41,17 @@ class RosEnvConfig:
     lockstep: bool = True  # sim only: one simulator step per command
     timeout_s: float = 10.0  # longest wait for an observation
     operator_timeout_s: float = 600.0
+    intervention_topic: str | None = None  # listen for a person's commands here (sensor_msgs/JointState)
+    intervention_timeout_s: float = 0.3  # a command older than this no longer overrides the policy
+
+
+@dataclass(frozen=True)
+class TeleopCommand:
+    """The latest command on the intervention topic: joint targets + gripper, or None when it was refused."""
+
+    action: np.ndarray | None
+    received: float  # time.monotonic() at arrival
+    problem: str = ""
 
 
 class RosRobotEnv:
@@ -77,6 +89,10 @@ class RosRobotEnv:
             self.node.create_subscription(Float64MultiArray, STATUS_TOPIC, self._on_status, RELIABLE_QOS)
         self.node.create_subscription(Bool, SUCCESS_TOPIC, lambda m: setattr(self, "success_flag", bool(m.data)), RELIABLE_QOS)
         self.node.create_subscription(Bool, OPERATOR_TOPIC, lambda m: setattr(self, "operator_ok", bool(m.data)), RELIABLE_QOS)
+        self._teleop: TeleopCommand | None = None
+        self.last_grip = 1.0  # the last gripper command sent (a hold keeps it)
+        if cfg.intervention_topic:
+            self.node.create_subscription(JointState, cfg.intervention_topic, self._on_intervention, RELIABLE_QOS)
         self.pub_traj = self.node.create_publisher(JointTrajectory, p.trajectory_topic, RELIABLE_QOS)
         self.pub_grip = self.node.create_publisher(Float64, p.gripper_topic, RELIABLE_QOS)
         self.pub_reset = self.node.create_publisher(Int64MultiArray, RESET_TOPIC, RELIABLE_QOS)
@@ -94,6 +110,28 @@ class RosRobotEnv:
     def _on_status(self, msg) -> None:
         st = parse_status(msg)
         self._add("status", st.stamp, st)
+
+    def _on_intervention(self, msg) -> None:
+        p = self.profile
+        try:
+            self._teleop = TeleopCommand(intervention_command(msg, p.joint_names + (p.gripper_joint,)), time.monotonic())
+        except ValueError as e:
+            self._teleop = TeleopCommand(None, time.monotonic(), str(e))
+            self.node.get_logger().warning(f"{self.cfg.intervention_topic}: command dropped, the arm holds: {e}",
+                                           throttle_duration_sec=1.0)
+
+    def teleop(self) -> TeleopCommand | None:
+        """The person's command if one arrived within intervention_timeout_s (None: the policy acts). Without an
+        intervention topic this is never called: `RosTakeover` checks for it."""
+        t = self._teleop
+        return t if t is not None and time.monotonic() - t.received <= self.cfg.intervention_timeout_s else None
+
+    def hold_action(self) -> np.ndarray:
+        """Stay where the arm is: the measured joint positions as targets, the gripper as last commanded."""
+        if self.latest is None:
+            raise RuntimeError("hold_action() before reset()")
+        pos, _ = joint_positions(self.latest.items["joints"], self.profile.joint_names)
+        return np.append(pos, self.last_grip)
 
     def _spin_until(self, done, timeout_s: float, what: str):
         deadline = time.monotonic() + timeout_s
@@ -168,7 +206,7 @@ class RosRobotEnv:
     def _send(self, action: np.ndarray, current: np.ndarray) -> None:
         p = self.profile
         target = self.safety.clamp(action[:-1], current).target
-        grip = float(np.clip(action[-1], -1.0, 1.0))
+        grip = self.last_grip = float(np.clip(action[-1], -1.0, 1.0))
         self.pub_grip.publish(self._Float64(data=grip))
         names, positions = p.joint_names, target
         if self.cfg.sim:  # the sim takes the gripper inside the trajectory: one message, one step

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robo_reward.environment_loop import Action, Observer, RewardStep
+from robo_reward.environment_loop import HOLD, INTERVENTION, POLICY, Action, Observer, RewardStep
 from robo_reward.observation import ObservationPipeline
 from robo_reward.rl.replay import ReplayBuffer, sample_mixed
 from robo_reward.rl.sac import SAC
@@ -30,12 +30,17 @@ class ReplayWriter(Observer):
 
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
         next_obs, next_pixels = self.pipeline(ts, reading.features), self.pipeline.pixels(ts)
-        self.buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess,
-                        self.pixels, next_pixels)
+        for buffer in self.buffers_for(action):
+            buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess,
+                       self.pixels, next_pixels)
         if self.keep_labels:
             self.labels.append(action.unit if action.label is None else action.label)
         self.obs, self.bounds, self.pixels = next_obs, reading.value_range, next_pixels
         self.added += 1
+
+    def buffers_for(self, action: Action) -> tuple[ReplayBuffer, ...]:
+        """Where a transition is stored: the writer's buffer."""
+        return (self.buffer,)
 
 
 @dataclass
@@ -48,15 +53,23 @@ class EpisodeStats:
     length: int = 0
     bc_action_share: float = 0.0
     phi_max: float = 0.0
+    intervention_steps: int = 0  # a person (or the expert standing in) chose the executed action
+    hold_steps: int = 0  # the arm held on a refused intervention command
 
     def row(self) -> dict:
         return {"return": self.ret, "gold": self.gold, "shaping": self.shaping, "length": self.length,
                 "bc_action_share": self.bc_action_share / max(1, self.length)}
 
+    def intervention_row(self) -> dict:
+        """Who acted (runs with an intervention source)."""
+        return {"intervention_steps": self.intervention_steps, "intervention_rate": self.intervention_steps / max(1, self.length),
+                "hold_steps": self.hold_steps}
+
 
 class SACActor(ReplayWriter):
     """Acts with the learner (uniform random actions during warm-up), stores every transition in the
-    online buffer and takes `utd` learner updates on RLPD batches after each one."""
+    online buffer (an intervention's also in the demonstration buffer, HIL-SERL's rule) and takes `utd`
+    learner updates on RLPD batches after each one."""
 
     def __init__(self, learner: SAC, pipeline: ObservationPipeline, action: BoxSpec, online: ReplayBuffer,
                  demos: ReplayBuffer | None, rng: np.random.Generator, *, warmup_steps: int, random_warmup: bool,
@@ -82,6 +95,11 @@ class SACActor(ReplayWriter):
             a = self.learner.act(self.obs, pixels=self.pixels)
         return Action(self.action_spec.from_unit(a), a)
 
+    def buffers_for(self, action: Action) -> tuple[ReplayBuffer, ...]:
+        if action.by == INTERVENTION and self.demos is not None:
+            return self.buffer, self.demos
+        return (self.buffer,)
+
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
         super().observe(action, ts, reading)
         self.total_steps += 1
@@ -94,7 +112,9 @@ class SACActor(ReplayWriter):
         s.gold += paid.gold
         s.shaping += paid.shaping
         s.length += 1
-        s.bc_action_share += self.learner.acted_bc
+        s.bc_action_share += self.learner.acted_bc * (action.by == POLICY)
+        s.intervention_steps += action.by == INTERVENTION
+        s.hold_steps += action.by == HOLD
         s.phi_max = max(s.phi_max, reading.phi)
 
 

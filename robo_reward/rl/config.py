@@ -18,9 +18,11 @@ import numpy as np
 
 from robo_reward.observation import OBSERVATIONS, ObservationPipeline, camera_union, reads_grm, reads_images, reads_privileged
 from robo_reward.reward.online import RewardConfig
+from robo_reward.rl.intervention import InterventionConfig
 from robo_reward.rl.sac import SACConfig
 
 POLICY_INPUTS = ("auto", *OBSERVATIONS)
+ONLINE_CAPACITY = 200_000  # online replay rows
 PRE_REDESIGN = Path(__file__).resolve().parents[1] / "configs" / "rl_pre_redesign.yaml"
 
 
@@ -135,6 +137,7 @@ class RLConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
+    intervene: InterventionConfig = field(default_factory=InterventionConfig)
 
     @property
     def policy_input(self) -> str:
@@ -172,6 +175,11 @@ class RLConfig:
         if self.env.kind == "ros" and self.demos.scripted:
             raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR "
                              "(or --demos.episodes 0)")
+        if self.intervene.source == "expert" and self.env.kind != "sim":
+            raise ValueError("--intervene.source expert is the in-process simulator's scripted expert: with --env ros "
+                             "use --intervene.source ros (a person, or sim_robot_node's expert, on the intervention topic)")
+        if self.intervene.source == "ros" and self.env.kind != "ros":
+            raise ValueError("--intervene.source ros listens on a ROS 2 topic: it needs --env ros")
         if self.env.kind == "ros" and self.env.real and (reads_privileged(obs) or self.reward.source == "dense"):
             raise ValueError("a real arm has no privileged state or dense reward: use --obs state+grm --reward grm:<dir>")
 
@@ -197,7 +205,11 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
     probe = make_env(cfg.task, SimConfig(image_size=32, cameras=("front",)))
     spec = probe.spec
     probe.close()
-    env = RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps, RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real))
+    from robo_reward.ros.messages import INTERVENTION_TOPIC
+
+    listen = INTERVENTION_TOPIC if cfg.intervene.source == "ros" else None
+    env = RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps,
+                      RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real, intervention_topic=listen))
     missing = [c for c in cameras if c not in env.spec.camera_names]
     if missing:
         env.close()
@@ -206,13 +218,15 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
     return env
 
 
-def demo_capacity(cfg: RLConfig) -> int:
-    """Room for every frame of the --demos dataset; 50,000 transitions for the scripted expert."""
+def demo_capacity(cfg: RLConfig, online_capacity: int = ONLINE_CAPACITY) -> int:
+    """Room for every frame of the --demos dataset (50,000 transitions for the scripted expert), plus room for
+    every online step when interventions may enter the buffer (none of the demonstrations is overwritten)."""
+    room = online_capacity if cfg.intervene.on else 0
     if cfg.demos.dataset is None:
-        return 50_000
+        return 50_000 + room
     from robo_reward.data.lerobot_io import read_info
 
-    return max(1, sum(a.length for a in read_info(Path(cfg.demos.dataset), annotated=False).episodes))
+    return max(1, sum(a.length for a in read_info(Path(cfg.demos.dataset), annotated=False).episodes) + room)
 
 
 def reward_config(cfg: RLConfig) -> RewardConfig:

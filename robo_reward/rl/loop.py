@@ -22,15 +22,14 @@ from robo_reward.observation import ObservationPipeline, camera_union, reads_pri
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import ReplayWriter, SACActor
 from robo_reward.rl.checkpoint import Progress, load_checkpoint, save_checkpoint, truncate_metrics
-from robo_reward.rl.config import RLConfig, demo_capacity, make_rl_env, policy_pipeline, reward_config
+from robo_reward.rl.config import ONLINE_CAPACITY, RLConfig, demo_capacity, make_rl_env, policy_pipeline, reward_config
 from robo_reward.rl.demos import dataset_demos, scripted_demos
+from robo_reward.rl.intervention import intervened, make_intervention
 from robo_reward.rl.pretrain import pretrain
 from robo_reward.rl.replay import ReplayBuffer
 from robo_reward.rl.sac import SAC
 from robo_reward.rl.summary import summarize_run
 from robo_reward.shaping import DEFAULT_DELTA, anneal_weight
-
-ONLINE_CAPACITY = 200_000
 
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
@@ -51,7 +50,8 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         pipeline.pixels(first)  # a camera the env lacks is named before any step
     learner = SAC(obs_dim, act_dim, cfg.sac, device, cfg.seed, pixel_shape)
     online = ReplayBuffer(ONLINE_CAPACITY, obs_dim, act_dim, pixel_shape)
-    demos = ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim, pixel_shape) if cfg.demos.any else None
+    # interventions enter the demonstration buffer (HIL-SERL), so a run with them has one even without demonstrations
+    demos = ReplayBuffer(demo_capacity(cfg, ONLINE_CAPACITY), obs_dim, act_dim, pixel_shape) if cfg.demos.any or cfg.intervene.on else None
     ckpt = out / "checkpoint"
     if cfg.resume and (ckpt / "state.pt").exists():
         at = load_checkpoint(ckpt, learner, online, demos)
@@ -59,7 +59,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     else:
         at = Progress(0, 0, np.random.default_rng(cfg.seed))
         (out / "metrics.jsonl").write_text("")
-        if demos is not None:
+        if cfg.demos.any:
             fill_demos(cfg, env, first, reward, pipeline, learner, demos, at.rng, device, out)
         write_json(out / "config.json", run_record(cfg, obs_dim=obs_dim, act_dim=act_dim, task_text=task_text,
                                                    state_index=pipeline.keep.tolist(),
@@ -73,7 +73,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             write_json(out / "eval_clones.json", rollout_policy(learner, cfg, env, reward, pipeline, cfg.eval_episodes))
     actor = SACActor(learner, pipeline, env.spec.action, online, demos, at.rng, warmup_steps=cfg.warmup_steps,
                      random_warmup=not cfg.pretrain.bc_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
-    loop = EnvironmentLoop(env, actor, reward, [actor])
+    loop = EnvironmentLoop(env, intervened(actor, make_intervention(cfg.intervene, env)), reward, [actor])
     bar = tqdm(range(at.episode, cfg.episodes), desc=f"rl {cfg.task}", disable=not progress, initial=at.episode,
                total=cfg.episodes)
     try:
@@ -125,7 +125,7 @@ def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_mo
     return {"episode": ep, "success": bool(end.last.info.success), **s.row(), "final_progress": end.reading.phi,
             "max_progress": s.phi_max, **({"delta_weight": actor.learner.excess_weight} if cfg.reward.delta_anneal else {}),
             "model_success": has_model and s.phi_max >= 1.0 - DEFAULT_DELTA,
-            "total_steps": actor.total_steps, **{k: round(v, 4) for k, v in timers.items()},
+            **(s.intervention_row() if cfg.intervene.on else {}), "total_steps": actor.total_steps, **{k: round(v, 4) for k, v in timers.items()},
             **{f"learner/{k}": v for k, v in actor.learner_metrics.items()}}
 
 

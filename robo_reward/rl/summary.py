@@ -45,6 +45,12 @@ def summarize_run(out: Path) -> dict:
                "return_success_correlation": _corr(returns, success),
                "mean_step_ms": {k: 1e3 * float(np.sum([r[k] for r in rows]) / max(1, sum(r["length"] for r in rows)))
                                 for k in ("policy_s", "env_s", "reward_s", "update_s")}}
+    interventions = np.array([r.get("intervention_rate", 0.0) for r in rows], dtype=float)
+    if interventions.any():  # who acted: the rate at the start and the end says whether the policy took over
+        summary["intervention_rate_first"] = float(interventions[:FINAL_WINDOW].mean())
+        summary["intervention_rate_final"] = float(interventions[-FINAL_WINDOW:].mean())
+        summary["intervention_steps"] = int(sum(r.get("intervention_steps", 0) for r in rows))
+        summary["hold_steps"] = int(sum(r.get("hold_steps", 0) for r in rows))
     if (out / "eval.json").exists():
         evaluation = json.loads((out / "eval.json").read_text())
         summary["eval_success_rate"] = evaluation["success_rate"]
@@ -55,7 +61,8 @@ def summarize_run(out: Path) -> dict:
     write_json(out / "summary.json", summary)
     from robo_reward.viz.rl import plot_success
 
-    plot_success(out / "success.png", moving_success(success), moving_success(fooled), returns, success, FINAL_WINDOW)
+    plot_success(out / "success.png", moving_success(success), moving_success(fooled), returns, success, FINAL_WINDOW,
+                 moving_success(interventions) if interventions.any() else None)
     return summary
 
 

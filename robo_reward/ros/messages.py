@@ -19,6 +19,7 @@ STATUS_TOPIC = "/robo_reward/sim/status"
 SUCCESS_TOPIC = "/robo_reward/success"  # std_msgs/Bool (the sim's physics; on a real arm: an operator or detector)
 OPERATOR_TOPIC = "/robo_reward/operator_confirm"  # std_msgs/Bool: the scene is reset, go on
 REWARD_TOPIC_PREFIX = "/robo_reward/reward"
+INTERVENTION_TOPIC = "/robo_reward/intervention"  # sensor_msgs/JointState: a person's joint targets + gripper in [-1, 1]
 
 
 def stamp_seconds(stamp) -> float:
@@ -93,6 +94,25 @@ def joint_positions(msg, names) -> tuple[np.ndarray, np.ndarray]:
     pos = np.array([msg.position[index[n]] for n in names])
     vel = np.array([msg.velocity[index[n]] if len(msg.velocity) == len(msg.name) else 0.0 for n in names])
     return pos, vel
+
+
+def intervention_command(msg, names) -> np.ndarray:
+    """A person's command (joint targets, then the gripper in [-1, 1]) from a JointState: by name when it names
+    its joints, else by position count. ValueError says what is wrong (the caller drops it and holds the arm)."""
+    positions = np.asarray(msg.position, dtype=np.float64)
+    if len(msg.name):
+        if len(msg.name) != len(positions):
+            raise ValueError(f"{len(msg.name)} joint names but {len(positions)} positions")
+        index = {n: i for i, n in enumerate(msg.name)}
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise ValueError(f"no {missing} among the joints named {list(msg.name)}")
+        positions = positions[[index[n] for n in names]]
+    elif len(positions) != len(names):
+        raise ValueError(f"{len(positions)} positions for {len(names)} joints ({', '.join(names)})")
+    if not np.all(np.isfinite(positions)):
+        raise ValueError(f"non-finite positions {positions.tolist()}")
+    return positions
 
 
 def trajectory_msg(names, positions, stamp, time_from_start_s: float):

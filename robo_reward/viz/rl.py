@@ -9,7 +9,8 @@ import numpy as np
 
 
 def plot_success(path: Path, success_rate: np.ndarray, fooled_rate: np.ndarray, returns: np.ndarray, success: np.ndarray,
-                 window: int) -> None:
+                 window: int, intervention_rate: np.ndarray | None = None) -> None:
+    """`intervention_rate`: the moving share of steps a person (or the expert standing in) chose, when any did."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,6 +20,8 @@ def plot_success(path: Path, success_rate: np.ndarray, fooled_rate: np.ndarray, 
     if len(success):
         ax.plot(success_rate, label="true success")
         ax.plot(fooled_rate, label="model says success, simulator does not", color="tab:red")
+        if intervention_rate is not None:
+            ax.plot(intervention_rate, label="steps taken over (intervention rate)", color="tab:purple", ls="--")
         ep = np.arange(len(success))
         ax2.scatter(ep, returns, c=np.where(success > 0, "tab:green", "tab:gray"), s=8)
         ax.legend(fontsize=7, loc="upper left")

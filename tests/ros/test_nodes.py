@@ -277,3 +277,44 @@ def test_launch_files_match_entry_points_and_parameters():
             assert yaml_keys <= declared[exe], f"config/{launch}.yaml sets {yaml_keys - declared[exe]} on {name}"
     assert "sim_robot_node" in {e for e, _, _ in _launch_nodes(ROS_PKG / "launch" / "sim.launch.py")}
     assert "sim_robot_node" not in {e for e, _, _ in _launch_nodes(ROS_PKG / "launch" / "robot.launch.py")}
+
+
+def test_a_person_takes_over_through_the_intervention_topic_and_bad_commands_hold_the_arm(ros):
+    """RosRobotEnv listening on the intervention topic over DDS: a fresh command replaces the policy's action and is
+    executed; a command with the wrong joint count is dropped and the arm holds; a stale one lets the policy act."""
+    from robo_reward.environment_loop import HOLD, INTERVENTION, Action
+    from robo_reward.rl.intervention import RosTakeover
+    from robo_reward.ros.messages import INTERVENTION_TOPIC
+    from robo_reward.ros.qos import RELIABLE_QOS
+    from sensor_msgs.msg import JointState
+
+    ros.start("sim_robot_node", task="pick-place", lockstep=True)
+    env = RosRobotEnv(*PP, RosEnvConfig(timeout_s=60, intervention_topic=INTERVENTION_TOPIC, intervention_timeout_s=1.0))
+    person = rclpy.create_node("test_person")
+    pub = person.create_publisher(JointState, INTERVENTION_TOPIC, RELIABLE_QOS)
+    takeover = RosTakeover(env)
+    try:
+        ts = env.reset(5)
+        policy = Action(np.append(ts.obs.state[:7], -1.0))
+        assert takeover.override(ts, None, policy) is None  # nobody at the teleop: the policy acts
+        target = ts.obs.state[:7] + np.array([0.1, -0.1, 0.0, 0.1, 0.0, 0.0, 0.0])
+        names = list(env.profile.joint_names) + [env.profile.gripper_joint]
+        assert spin_until(env.node, lambda: pub.get_subscription_count() > 0, 20)
+        pub.publish(joint_state_msg(names, np.append(target, 1.0), [], person.get_clock().now().to_msg()))
+        assert spin_until(env.node, lambda: env.teleop() is not None, 20)
+        taken = takeover.override(ts, None, policy)
+        assert taken.by == INTERVENTION
+        np.testing.assert_allclose(taken.env, np.append(target, 1.0))
+        for _ in range(5):
+            ts = env.step(taken.env)
+        np.testing.assert_allclose(ts.obs.state[:7], target, atol=0.03)  # the person's command was executed
+        pub.publish(joint_state_msg(names[:5], np.zeros(5), [], person.get_clock().now().to_msg()))  # a 5-joint arm's command
+        assert spin_until(env.node, lambda: env.teleop() is not None and env.teleop().action is None, 20)
+        held = takeover.override(ts, None, policy)
+        assert held.by == HOLD and "no ['joint6', 'joint7', 'gripper']" in env.teleop().problem
+        np.testing.assert_allclose(held.env, np.append(ts.obs.state[:7], 1.0), atol=1e-6)  # where it is, gripper as it was
+        time.sleep(1.1)
+        assert takeover.override(ts, None, policy) is None  # the person let go
+    finally:
+        person.destroy_node()
+        env.close()

@@ -83,9 +83,10 @@ class PegInsert(Task):
         grasp_at = peg0 + np.array([0.0, 0.0, PEG_HALF_HEIGHT - GRASP_BELOW_TOP])
         if mode == "miss_grasp":
             grasp_at = grasp_at + np.array([0.0, rng.choice([-1, 1]) * rng.uniform(0.04, 0.05), 0.0])
-        yield from mv.goto(grasp_at + [0, 0, 0.08], OPEN, tol=0.01)
-        yield from mv.goto(grasp_at, OPEN, tol=0.005)
-        yield from mv.hold(CLOSE, 5)
+        if not (mode == "expert" and sim.grasped("peg")):  # taking over with the peg in hand: carry on from there
+            yield from mv.goto(grasp_at + [0, 0, 0.08], OPEN, tol=0.01)
+            yield from mv.goto(grasp_at, OPEN, tol=0.005)
+            yield from mv.hold(CLOSE, 5)
         yield from mv.goto(grasp_at + [0, 0, 0.12], CLOSE, tol=0.01)
         if mode in ("miss_grasp", "stall"):
             yield from mv.wander(CLOSE, 200)

@@ -77,9 +77,10 @@ class PickPlace(Task):
         grasp_at = cube0 + np.array([0.0, 0.0, 0.0])
         if mode == "miss_grasp":
             grasp_at = cube0 + np.array([0.0, rng.choice([-1, 1]) * rng.uniform(0.045, 0.055), 0.0])
-        yield from mv.goto(grasp_at + [0, 0, 0.1], OPEN, tol=0.01)
-        yield from mv.goto(grasp_at + [0, 0, 0.003], OPEN, tol=0.006)
-        yield from mv.hold(CLOSE, 5)
+        if not (mode == "expert" and sim.grasped("cube")):  # taking over with the cube in hand: carry on from there
+            yield from mv.goto(grasp_at + [0, 0, 0.1], OPEN, tol=0.01)
+            yield from mv.goto(grasp_at + [0, 0, 0.003], OPEN, tol=0.006)
+            yield from mv.hold(CLOSE, 5)
         yield from mv.goto(grasp_at + [0, 0, 0.15], CLOSE, tol=0.01)
         if mode in ("miss_grasp", "stall"):
             yield from mv.wander(CLOSE, 200)
