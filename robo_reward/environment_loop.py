@@ -38,11 +38,12 @@ class RewardStep:
 
     phi: float  # progress Φ of this state (0 without a model)
     reward: ShapedReward  # what the transition into this state paid (nothing at an episode's first state)
-    success: bool  # the environment's success flag
+    success: bool  # the environment's success flag (the model's judgement with --success-from model)
     uncertainty: float  # the model's spread (0 without a model)
     features: np.ndarray  # what a policy reads of the model (empty without one)
     value_range: tuple[float, float]  # where every return from this state lies (±inf where unknown)
     stage: int = -1  # the subtask the model reads (-1 without a model)
+    ends_episode: bool = False  # the source judged the episode a success (the model's judge): it ends here
 
 
 class RewardSource(Protocol):
@@ -100,7 +101,8 @@ class EpisodeEnd:
 
 
 class EnvironmentLoop:
-    """reset → (act → step → read → observe)* until the episode ends. `act_on_last` also asks the policy
+    """reset → (act → step → read → observe)* until the episode ends (the env's flags, or the reward source's
+    judgement of success). `act_on_last` also asks the policy
     at the final state and gives that action to `observe_last` (a dataset pairs every frame with an action).
     `check` names a bad observation (wrong size, non-finite) before any observer stores it."""
 
@@ -120,7 +122,7 @@ class EnvironmentLoop:
         for o in self.observers:
             o.observe_first(ts, reading)
         steps = 0
-        while not ts.done:
+        while not (ts.done or reading.ends_episode):
             t0 = clock()
             action = self.policy.act(ts, reading)
             t1 = clock()

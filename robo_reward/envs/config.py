@@ -14,6 +14,9 @@ class SimConfig:
     control: str = field(default="ee", metadata={"help": "ee (end-effector deltas + gripper) or joint (joint targets + gripper)"})
     control_hz: float = field(default=0.0, metadata={"help": "control rate in Hz, 10-20 (0: the task's default: 10 for the suite, 20 for MetaWorld)"})
     max_steps: int = field(default=0, metadata={"help": "episode time limit in control steps (0: the task's default)"})
+    end_on_success: bool = field(default=True, metadata={
+        "help": "success ends the episode (off: it runs on to the time limit, as on a real arm where the reward model "
+                "judges success; the success flag stays the simulator's)"})
     visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
     shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
         "help": "which parts of --visual-shift apply (a diagnostic; the rest stay in the training ranges)"})

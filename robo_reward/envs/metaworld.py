@@ -215,8 +215,9 @@ class MetaWorldEnv:
             self.completed += 1
         if success:  # the last subtask's event implies the earlier ones happened
             self.completed = len(self.task.subtasks)
-        truncated = not success and self._t >= self.spec.max_steps
-        return TimeStep(self._observe(), float(success), success, truncated, self._summary())
+        terminated = success and self.config.end_on_success
+        truncated = not terminated and self._t >= self.spec.max_steps
+        return TimeStep(self._observe(), float(success), terminated, truncated, self._summary())
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -102,7 +102,7 @@ class MujocoTaskEnv:
         success = self.task.success(self.sim)
         if success:  # the task's end state implies its subtasks happened, however the policy got there (MetaWorld's rule)
             self.completed = len(self.task.subtasks)
-        terminated = success or self.task.failed(self.sim)
+        terminated = (success and self.config.end_on_success) or self.task.failed(self.sim)
         truncated = not terminated and self._t >= self.spec.max_steps
         return TimeStep(self._observe(), float(success), terminated, truncated, self._info())
 

@@ -13,8 +13,11 @@ import torch
 
 from robo_reward.environment_loop import NO_FEATURES, NOTHING_PAID, RewardStep
 from robo_reward.reward.infer import DEFAULT_FUSION, FEATURES, FUSIONS
+from robo_reward.reward.judge import Judge, SuccessJudge
 from robo_reward.shaping import SHAPINGS, UNBOUNDED, ShapedReward, shaped_reward, value_range
 from robo_reward.types import TimeStep
+
+SUCCESS_FROM = ("env", "model")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,16 @@ class RewardConfig:
     delta_anneal: int = field(default=0, metadata={
         "help": "with pbrs: add delta's excess over pbrs ((1 − γ)·Φ(s')), weighted 1 → 0 over this many episodes and "
                 "re-weighted in replay (0: pure pbrs)", "alias": "--delta-anneal"})
+    success: str = field(default="env", metadata={
+        "help": "who says an episode succeeded: env (the simulator, or an operator / detector on the success topic) | model "
+                "(the GRM: Φ >= --judge-progress in its last stage, spread <= --judge-uncertainty, for --judge-hold steps; "
+                "it ends the episode and pays r_gold, the simulator's flag is only the yardstick)", "alias": "--success-from"})
+    judge_progress: float = field(default=Judge.progress, metadata={"help": "with --success-from model: the least Φ",
+                                                                    "alias": "--judge-progress"})
+    judge_hold: int = field(default=Judge.hold, metadata={"help": "with --success-from model: steps in a row",
+                                                          "alias": "--judge-hold"})
+    judge_uncertainty: float = field(default=Judge.max_uncertainty, metadata={
+        "help": "with --success-from model: the most spread", "alias": "--judge-uncertainty"})
     gamma: float = field(default=0.99, metadata={"help": "the shaping's discount: the critic's own (set from it)", "cli": False})
 
     def __post_init__(self) -> None:
@@ -62,6 +75,16 @@ class RewardConfig:
         if self.no_gold and (not grm or self.shaping not in ("delta", "progress") or self.gold_from_model):
             raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
                              "(pbrs or sparse without gold pays every policy the same return)")
+
+        if self.success not in SUCCESS_FROM:
+            raise ValueError(f"--success-from must be one of {SUCCESS_FROM}, got {self.success!r}")
+        if self.success == "model" and (not grm or self.gold_from_model):
+            raise ValueError("--success-from model needs a grm reward and not --gold-from-model (the judge pays r_gold once)")
+        self.judge  # its own checks
+
+    @property
+    def judge(self) -> Judge:
+        return Judge(self.judge_progress, self.judge_hold, self.judge_uncertainty)
 
     @property
     def model(self) -> Path | None:
@@ -90,6 +113,7 @@ class OnlineReward:
             model, tasks = loaded
             self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text, features=cfg.features)
             self.cameras = tuple(model.cfg.cameras)
+        self.judge = SuccessJudge(cfg.judge, len(self.stream.names)) if cfg.success == "model" else None
 
     @property
     def shaping(self) -> str:
@@ -98,6 +122,8 @@ class OnlineReward:
     def reset(self, ts: TimeStep) -> RewardStep:
         if self.stream is not None:
             self.stream.reset_state()
+        if self.judge is not None:
+            self.judge.reset()
         return self._reading(ts, NOTHING_PAID)
 
     def step(self, ts: TimeStep) -> RewardStep:
@@ -107,10 +133,13 @@ class OnlineReward:
             return self._reading(ts, ShapedReward(dense_reward(ts, self.cfg.gamma), float(success), 0.0))
         phi_s = self._phi
         step = self._reading(ts, None)
-        paid = shaped_reward(self.shaping, success, phi_s, step.phi, self.cfg.gamma, ts.terminated,
+        ends = False
+        if self.judge is not None:  # the model says when it succeeded, and that ends the episode
+            success = ends = self.judge.step(step.phi, step.stage, step.uncertainty)
+        paid = shaped_reward(self.shaping, success, phi_s, step.phi, self.cfg.gamma, ts.terminated or ends,
                              gold_from_model=self.cfg.gold_from_model, pay_gold=not self.cfg.no_gold,
                              scale=self._scale(self.shaping))
-        return dataclasses.replace(step, reward=paid)
+        return dataclasses.replace(step, reward=paid, success=success, ends_episode=ends)
 
     def _reading(self, ts: TimeStep, paid: ShapedReward | None) -> RewardStep:
         phi, uncertainty, features, stage = 0.0, 0.0, NO_FEATURES, -1

@@ -31,8 +31,8 @@ class ReplayWriter(Observer):
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
         next_obs, next_pixels = self.pipeline(ts, reading.features), self.pipeline.pixels(ts)
         for buffer in self.buffers_for(action):
-            buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated, self.bounds, reading.reward.excess,
-                       self.pixels, next_pixels)
+            buffer.add(self.obs, action.unit, reading.reward.total, next_obs, ts.terminated or reading.ends_episode, self.bounds,
+                       reading.reward.excess, self.pixels, next_pixels)
         if self.keep_labels:
             self.labels.append(action.unit if action.label is None else action.label)
         self.obs, self.bounds, self.pixels = next_obs, reading.value_range, next_pixels
@@ -55,6 +55,7 @@ class EpisodeStats:
     phi_max: float = 0.0
     intervention_steps: int = 0  # a person (or the expert standing in) chose the executed action
     hold_steps: int = 0  # the arm held on a refused intervention command
+    env_success_seen: bool = False  # the environment's success flag was up at some state (the judge's yardstick)
 
     def row(self) -> dict:
         return {"return": self.ret, "gold": self.gold, "shaping": self.shaping, "length": self.length,
@@ -115,6 +116,7 @@ class SACActor(ReplayWriter):
         s.bc_action_share += self.learner.acted_bc * (action.by == POLICY)
         s.intervention_steps += action.by == INTERVENTION
         s.hold_steps += action.by == HOLD
+        s.env_success_seen |= bool(ts.info.success)
         s.phi_max = max(s.phi_max, reading.phi)
 
 

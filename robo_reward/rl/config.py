@@ -198,8 +198,9 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
     if reads_images(cfg.obs):
         cameras = camera_union(cameras, cfg.images.cameras)
         size = max(96, cfg.images.size)
-    if cfg.env.kind == "sim":
-        return make_env(cfg.task, SimConfig(image_size=size, cameras=cameras or ("front",)))
+    if cfg.env.kind == "sim":  # with the model judging success the sim runs on past it, as a real arm does
+        return make_env(cfg.task, SimConfig(image_size=size, cameras=cameras or ("front",),
+                                            end_on_success=cfg.reward.success != "model"))
     from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 
     probe = make_env(cfg.task, SimConfig(image_size=32, cameras=("front",)))

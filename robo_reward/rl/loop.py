@@ -125,6 +125,8 @@ def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_mo
     return {"episode": ep, "success": bool(end.last.info.success), **s.row(), "final_progress": end.reading.phi,
             "max_progress": s.phi_max, **({"delta_weight": actor.learner.excess_weight} if cfg.reward.delta_anneal else {}),
             "model_success": has_model and s.phi_max >= 1.0 - DEFAULT_DELTA,
+            **({"judged_success": end.reading.ends_episode, "env_success_seen": s.env_success_seen}
+               if cfg.reward.success == "model" else {}),
             **(s.intervention_row() if cfg.intervene.on else {}), "total_steps": actor.total_steps, **{k: round(v, 4) for k, v in timers.items()},
             **{f"learner/{k}": v for k, v in actor.learner_metrics.items()}}
 

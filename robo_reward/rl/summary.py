@@ -51,6 +51,8 @@ def summarize_run(out: Path) -> dict:
         summary["intervention_rate_final"] = float(interventions[-FINAL_WINDOW:].mean())
         summary["intervention_steps"] = int(sum(r.get("intervention_steps", 0) for r in rows))
         summary["hold_steps"] = int(sum(r.get("hold_steps", 0) for r in rows))
+    if rows and "judged_success" in rows[0]:
+        summary["judge"] = judge_rates(rows)
     if (out / "eval.json").exists():
         evaluation = json.loads((out / "eval.json").read_text())
         summary["eval_success_rate"] = evaluation["success_rate"]
@@ -64,6 +66,20 @@ def summarize_run(out: Path) -> dict:
     plot_success(out / "success.png", moving_success(success), moving_success(fooled), returns, success, FINAL_WINDOW,
                  moving_success(interventions) if interventions.any() else None)
     return summary
+
+
+def judge_rates(rows: list[dict]) -> dict:
+    """How the model's judgement of success (--success-from model) compares with the simulator's, per episode:
+    a false positive ended an episode in a state the simulator calls unsuccessful; a false negative let an episode
+    whose state the simulator called successful at some step run to the time limit."""
+    judged = np.array([r["judged_success"] for r in rows], bool)
+    true_end = np.array([r["success"] for r in rows], bool)
+    seen = np.array([r["env_success_seen"] for r in rows], bool)
+    fp, fn = judged & ~true_end, ~judged & seen
+    negatives, positives = int((fp | (~judged & ~seen)).sum()), int(((judged & true_end) | fn).sum())
+    return {"episodes": len(rows), "judged": int(judged.sum()), "false_positives": int(fp.sum()), "false_negatives": int(fn.sum()),
+            "false_positive_rate": float(fp.sum() / negatives) if negatives else None,
+            "false_negative_rate": float(fn.sum() / positives) if positives else None}
 
 
 def moving_success(success: np.ndarray, window: int = FINAL_WINDOW) -> np.ndarray:
