@@ -26,3 +26,12 @@ def make_env(task: str, config: SimConfig | None = None) -> Env:
 
         return MetaWorldEnv(task[len(METAWORLD_PREFIX):], config)
     raise ValueError(f"unknown task {task!r}; available: {', '.join(available_tasks())}")
+
+
+def task_text(task: str) -> str:
+    """The instruction a task's episodes are recorded and scored with."""
+    probe = make_env(task, SimConfig(image_size=32, cameras=("front",)))
+    try:
+        return probe.spec.task_text
+    finally:
+        probe.close()

@@ -24,6 +24,14 @@ WORKSPACE_LOW = np.array([0.2, -0.45, 0.005])
 WORKSPACE_HIGH = np.array([0.8, 0.45, 0.55])
 
 
+def ee_joint_targets(sim: ArmSim, action: np.ndarray) -> np.ndarray:
+    """Joint targets for an end-effector action [dx, dy, dz, ...] in [-1, 1] from the arm's current joints: the
+    TCP moves EE_STEP metres per unit within the workspace, gripper pointing down (the suite's `ee` control and
+    the IK bridge both use this)."""
+    target = np.clip(sim.tcp_pos + np.asarray(action[:3]) * EE_STEP, WORKSPACE_LOW, WORKSPACE_HIGH)
+    return sim.ik(target)
+
+
 class MujocoTaskEnv:
     """One task of the MuJoCo suite. Reward is sparse (1 on success); the dense reference reward,
     success flag and subtask progress are in `info`."""
@@ -91,8 +99,7 @@ class MujocoTaskEnv:
             raise ValueError(f"{self.spec.name}: non-finite action {action} at step {self._t}")
         action = np.clip(action, self.spec.action.low, self.spec.action.high)
         if self.config.control == "ee":
-            target = np.clip(self.sim.tcp_pos + action[:3] * EE_STEP, WORKSPACE_LOW, WORKSPACE_HIGH)
-            self.sim.set_arm_targets(self.sim.ik(target))
+            self.sim.set_arm_targets(ee_joint_targets(self.sim, action))
         else:
             self.sim.set_arm_targets(action[:7])
         self.sim.set_gripper(action[-1])

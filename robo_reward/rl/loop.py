@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from robo_reward.config import run_record, write_json
 from robo_reward.environment_loop import EnvironmentLoop, EpisodeEnd
-from robo_reward.envs import SimConfig, make_env
+from robo_reward.envs.registry import task_text as task_text_of
 from robo_reward.observation import ObservationPipeline, camera_union, reads_privileged
 from robo_reward.reward.online import OnlineReward
 from robo_reward.rl.actor import ReplayWriter, SACActor
@@ -93,14 +93,6 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     finally:
         env.close()
     return summarize_run(out)
-
-
-def task_text_of(task: str) -> str:
-    probe = make_env(task, SimConfig(image_size=32, cameras=("front",)))
-    try:
-        return probe.spec.task_text
-    finally:
-        probe.close()
 
 
 def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: ObservationPipeline, learner: SAC,

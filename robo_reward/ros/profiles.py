@@ -36,6 +36,7 @@ class HardwareProfile:
     image_size: tuple[int, int]  # (height, width) the reward model expects
     stale_after_s: float
     operator_confirm_reset: bool
+    kinematics: Path | None = None  # the arm's MJCF (joints in the profile's order, a `tcp` site): the IK bridge's model
 
     @property
     def dof(self) -> int:
@@ -77,6 +78,11 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
     if not cams:
         raise ProfileError(f"{path}: no cameras")
     size = tuple(int(x) for x in doc.get("image_size", (96, 96)))
+    kinematics = None
+    if doc.get("kinematics"):
+        kinematics = (path.parent / str(doc["kinematics"])).resolve()
+        if not kinematics.exists():
+            raise ProfileError(f"{path}: kinematics {doc['kinematics']!r} not found (looked at {kinematics})")
     return HardwareProfile(
         name=str(doc.get("name", path.stem)), robot_type=str(doc.get("robot_type", path.stem)),
         control_hz=float(_require(doc, "control_hz", path)), joint_names=names, lower=arrays["lower"],
@@ -85,7 +91,7 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         joint_states_topic=str(_require(doc, "topics.joint_states", path)),
         trajectory_topic=str(_require(doc, "topics.trajectory", path)), cameras={str(k): str(v) for k, v in cams.items()},
         image_size=(size[0], size[1]), stale_after_s=float(doc.get("stale_after_s", 0.5)),
-        operator_confirm_reset=bool(doc.get("operator_confirm_reset", True)),
+        operator_confirm_reset=bool(doc.get("operator_confirm_reset", True)), kinematics=kinematics,
     )
 
 

@@ -215,11 +215,7 @@ def test_nodes_refuse_bad_configuration(ros, tmp_path, tiny_grm):
 
 
 def test_rl_over_ros_then_the_policy_node_runs_the_trained_policy(ros, tmp_path, tiny_grm):
-    from std_msgs.msg import String
-    from trajectory_msgs.msg import JointTrajectory
-
     from robo_reward.cli import main
-    from robo_reward.ros.qos import RELIABLE_QOS
 
     sim = ros.start("sim_robot_node", task="pick-place", lockstep=True)
     out = tmp_path / "rl"
@@ -236,17 +232,31 @@ def test_rl_over_ros_then_the_policy_node_runs_the_trained_policy(ros, tmp_path,
     sim.wait(10)
 
     # deploy: the trained actor drives the free-running sim through the policy node
+    commands = _deploy(ros, f"rl:{out}")
+    assert all(len(c) == 7 for c in commands)
+
+
+def _deploy(ros, policy_spec: str) -> list[np.ndarray]:
+    """Run `policy_spec` on the policy node against the free-running sim until it has acted 5 times; the joint targets
+    it commanded (the test fails with the node's log if it never runs)."""
+    from std_msgs.msg import String
+    from trajectory_msgs.msg import JointTrajectory
+
+    from robo_reward.ros.qos import RELIABLE_QOS
+
     ros.start("sim_robot_node", task="pick-place", lockstep=False)
-    policy = ros.start("policy_node", policy=f"rl:{out}", enabled=True)
+    policy = ros.start("policy_node", policy=policy_spec, enabled=True)
     node = rclpy.create_node("test_deploy")
     states, commands = [], []
     p = load_profile("sim_panda")
     node.create_subscription(String, "/robo_reward/policy_state", lambda m: states.append(m.data), RELIABLE_QOS)
-    node.create_subscription(JointTrajectory, p.trajectory_topic, lambda m: commands.append(m), RELIABLE_QOS)
+    node.create_subscription(JointTrajectory, p.trajectory_topic, lambda m: commands.append(np.array(m.points[0].positions)),
+                             RELIABLE_QOS)
     ok = spin_until(node, lambda: sum(s in ("running", "clamped") for s in states) >= 5, 60)
     node.destroy_node()
     assert ok, f"{states[-5:]}\n{ros.log(policy)}"
-    assert commands and all(len(c.points[0].positions) == 7 for c in commands)
+    assert commands
+    return commands
 
 
 def _launch_nodes(path):
@@ -318,3 +328,17 @@ def test_a_person_takes_over_through_the_intervention_topic_and_bad_commands_hol
     finally:
         person.destroy_node()
         env.close()
+
+
+def test_policy_node_runs_a_bc_end_effector_policy_through_the_ik_bridge(ros, tmp_path, mixed_dataset, tiny_grm):
+    from robo_reward.bc.train import BCConfig, train_bc
+
+    root, _ = mixed_dataset
+    out = tmp_path / "bc"
+    train_bc(BCConfig(data=root, out=out, reward_model=tiny_grm, steps=20, batch_size=16, eval_episodes=0), progress=False)
+    no_kinematics = ros.start("policy_node", policy=f"bc:{out}", profile="so101")
+    commands = _deploy(ros, f"bc:{out}")
+    assert all(len(c) == 7 and np.all(np.isfinite(c)) for c in commands)
+    assert np.ptp(np.array(commands), axis=0).max() > 1e-3  # joint targets from end-effector steps: the arm is driven
+    assert no_kinematics.wait(60) == 1
+    assert "profile so101 names no kinematics" in ros.log(no_kinematics)

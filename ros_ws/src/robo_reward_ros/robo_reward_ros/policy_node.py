@@ -7,8 +7,8 @@ It publishes what it is doing on /robo_reward/policy_state (disabled | running |
 
 Policies (each robo_reward's loop `Policy`: `reset(ts)`, `act(ts, reading) -> Action`): `rl:RUN_DIR` (a `robo-reward rl --env ros --obs state+grm` run: joint state + GRM features from
 the cameras in, joint targets + gripper out), `replay:FILE.npy` (joint targets + gripper per step, e.g. a
-recorded demonstration) and `hold`. End-effector policies (what `robo-reward bc` trains) need an IK
-bridge: not here yet."""
+recorded demonstration), `bc:POLICY_DIR` (a `robo-reward bc` end-effector chunk policy through the IK bridge:
+the profile's `kinematics` turn joint states into its state and its steps into joint targets) and `hold`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from robo_reward.environment_loop import Action
 from robo_reward.ros.messages import joint_positions, to_rgb, trajectory_msg
-from robo_reward.ros.profiles import load_profile
+from robo_reward.ros.profiles import HardwareProfile, load_profile
 from robo_reward.ros.safety import SafetyFilter, Watchdog
 from robo_reward.types import Observation, TimeStep
 from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
@@ -66,7 +66,8 @@ class HoldPolicy:
         return Action(np.append(ts.obs.state[: self.dof], np.nan))  # NaN gripper: leave the gripper alone
 
 
-def load_policy(spec: str, dof: int, cameras: dict[str, str]):
+def load_policy(spec: str, profile: HardwareProfile):
+    dof, cameras = profile.dof, profile.cameras
     if spec == "hold":
         return HoldPolicy(dof)
     if spec.startswith("replay:"):
@@ -77,12 +78,29 @@ def load_policy(spec: str, dof: int, cameras: dict[str, str]):
         policy = RLPolicy(Path(spec[len("rl:"):]))
         if policy.action.dim != dof + 1:
             raise ValueError(f"{spec}: the policy's action size is {policy.action.dim}; the robot takes {dof} joints + gripper")
-        missing = [c for c in policy.cameras if c not in cameras]
-        if missing:
-            raise ValueError(f"{spec}: the policy reads cameras {list(policy.cameras)} (its reward model's and its own); "
-                             f"the profile has {list(cameras)} (no {missing})")
+        check_cameras(spec, policy.cameras, cameras)
         return policy
-    raise ValueError(f"policy {spec!r}: use rl:RUN_DIR, replay:FILE.npy or hold")
+    if spec.startswith("bc:"):
+        if profile.kinematics is None:
+            raise ValueError(f"{spec}: an end-effector policy needs the IK bridge; profile {profile.name} names no "
+                             "kinematics (an MJCF of the arm)")
+        from robo_reward.bc.deploy import BCPolicy
+        from robo_reward.envs.ik_bridge import IKBridge
+
+        bridge = IKBridge(profile.kinematics)
+        if bridge.dof != dof:
+            raise ValueError(f"{spec}: the kinematics {profile.kinematics} has {bridge.dof} arm joints, profile {profile.name} {dof}")
+        policy = BCPolicy(Path(spec[len("bc:"):]), bridge)
+        check_cameras(spec, policy.cameras, cameras)
+        return policy
+    raise ValueError(f"policy {spec!r}: use rl:RUN_DIR, bc:POLICY_DIR, replay:FILE.npy or hold")
+
+
+def check_cameras(spec: str, reads: tuple[str, ...], cameras: dict[str, str]) -> None:
+    missing = [c for c in reads if c not in cameras]
+    if missing:
+        raise ValueError(f"{spec}: the policy reads cameras {list(reads)} (its reward model's and its own); "
+                         f"the profile has {list(cameras)} (no {missing})")
 
 
 class PolicyNode(Node):
@@ -90,7 +108,7 @@ class PolicyNode(Node):
         super().__init__("policy_node")
         self.profile = p = load_profile(self.declare_parameter("profile", "sim_panda").value)
         spec = self.declare_parameter("policy", "hold").value
-        self.policy = load_policy(spec, p.dof, p.cameras)
+        self.policy = load_policy(spec, p)
         self.enabled = bool(self.declare_parameter("enabled", False).value)
         compressed = bool(self.declare_parameter("compressed", False).value)
         self.safety = SafetyFilter(p)
