@@ -32,7 +32,17 @@ class InterventionConfig:
         "help": "expert: most steps it keeps control; it hands back as soon as it completes the next subtask",
         "alias": "--intervene-hold"})
 
+    reclone_every: int = field(default=10, metadata={
+        "help": "episodes between re-cloning the frozen clones on the demonstrations and the interventions so far, when "
+                "new interventions came in (HG-DAgger's use of them; 0: never, the interventions then only enter RLPD "
+                "batches)", "alias": "--intervene-reclone-every"})
+    reclone_steps: int = field(default=500, metadata={"help": "cloning steps per clone at each re-cloning",
+                                                      "alias": "--intervene-reclone-steps"})
+
     def __post_init__(self) -> None:
+        if self.reclone_every < 0 or self.reclone_steps < 1:
+            raise ValueError(f"--intervene-reclone-every must be >= 0 and --intervene-reclone-steps >= 1, got "
+                             f"{self.reclone_every} and {self.reclone_steps}")
         if self.source not in INTERVENTION_SOURCES:
             raise ValueError(f"--intervene.source must be one of {INTERVENTION_SOURCES}, got {self.source!r}")
         if self.patience < 1 or self.hold < 1:

@@ -80,6 +80,10 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         for ep in bar:
             learner.excess_weight = anneal_weight(ep, cfg.reward.delta_anneal)
             row = episode_row(cfg, ep, loop.run_episode(cfg.seed * 100_000 + ep, ep), actor, reward.stream is not None)
+            if reclone_due(cfg, learner, ep, row, out / "metrics.jsonl"):
+                row["reclone_mse"] = learner.refine_clones(demos.obs[: demos.size], demos.action[: demos.size],
+                                                           cfg.intervene.reclone_steps, cfg.batch_size,
+                                                           None if pixel_shape is None else demos.pixels[: demos.size])
             with (out / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(row) + "\n")
             bar.set_postfix(success=row["success"], ret=f"{row['return']:.2f}")
@@ -108,6 +112,16 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
         source = {"scripted_demo_episodes": cfg.demos.scripted, "demo_noise": cfg.demos.noise}
         labels = scripted_demos(env, cfg.demos.scripted, cfg.seed, reward, writer, cfg.demos.noise)
     pretrain(learner, demos, cfg, rng, device, out, source, labels)
+
+
+def reclone_due(cfg: RLConfig, learner: SAC, ep: int, row: dict, metrics: Path) -> bool:
+    """Interventions go into the frozen clones every `reclone_every` episodes, when that many episodes (this one's
+    `row` and the metrics file's before it: the same after a resume) brought any."""
+    every = cfg.intervene.reclone_every
+    if not (cfg.intervene.on and every and learner.bc_actor is not None and (ep + 1) % every == 0):
+        return False
+    earlier = [json.loads(x) for x in metrics.read_text().splitlines()[-(every - 1):]] if every > 1 else []
+    return row["intervention_steps"] + sum(r["intervention_steps"] for r in earlier if r["episode"] > ep - every) > 0
 
 
 def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_model: bool) -> dict:

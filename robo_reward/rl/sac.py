@@ -250,6 +250,37 @@ class SAC:
         with torch.no_grad():
             return float(((CloneEnsemble(self.clones).mean_action(self._n(o)) - a) ** 2).mean())
 
+    def refine_clones(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256,
+                      pixels: np.ndarray | None = None) -> float:
+        """More cloning of the frozen clones (`bc_actor`) on a grown demonstration buffer, e.g. with a person's
+        interventions in it (HG-DAgger's use of them: the base policy learns the corrections; the residual and the
+        critics go on as before). An image policy's clones read their frozen encoder. Returns the squared error of
+        the clones' mean action over all pairs."""
+        if self.bc_actor is None:
+            raise ValueError("refine_clones needs frozen clones (--residual or --ibrl after --bc-init-steps)")
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        a = torch.as_tensor(action, dtype=torch.float32, device=self.device)
+        px = None if pixels is None else torch.as_tensor(pixels)
+
+        def inputs(idx) -> torch.Tensor:
+            with torch.no_grad():
+                return self._inputs(o[idx], None if px is None else px[idx.cpu()].to(self.device), self.clone_encoder)
+
+        for clone in self.bc_actor.members:
+            clone.requires_grad_(True)
+            opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
+            for _ in range(steps):
+                idx = torch.as_tensor(self.rng.integers(0, len(o), batch), device=self.device)
+                loss = clone.bc_loss(inputs(idx), a[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            clone.requires_grad_(False)
+        with torch.no_grad():
+            sq = [((self.bc_actor.mean_action(inputs(torch.arange(i, min(i + 512, len(o)), device=self.device)))
+                    - a[i:i + 512]) ** 2).mean(-1) for i in range(0, len(o), 512)]
+            return float(torch.cat(sq).mean())
+
     def _pretrain_bc_pixels(self, o: torch.Tensor, a: torch.Tensor, pixels: torch.Tensor, steps: int, batch: int) -> float:
         """The clones and the critics' encoder trained together by cloning (each clone on its own half of
         each batch of shifted frames); the target encoder then starts as a copy. Pixels stay on the CPU and

@@ -100,3 +100,29 @@ def test_intervention_commands_are_read_by_name_or_count_and_bad_ones_are_named(
                       (msg(name=[], position=[0.1, float("nan"), 0]), "non-finite")):
         with pytest.raises(ValueError, match=says):
             intervention_command(bad, names)
+
+
+def test_interventions_are_recloned_into_the_frozen_clones_and_a_resumed_run_is_the_same(tmp_path):
+    """HG-DAgger's use of interventions in the recipe: every few episodes the frozen clones are cloned on the
+    demonstrations plus the interventions; the schedule reads the metrics file, so a resumed run re-clones where the
+    uninterrupted one did."""
+    import torch
+
+    timers = ("policy_s", "env_s", "reward_s", "update_s")
+    args = dict(task="pick-place", demo_episodes=1, bc_init_steps=20, residual=0.05, intervene="expert", intervene_patience=5,
+                intervene_hold=20, intervene_reclone_every=2, intervene_reclone_steps=5, **FAST)
+
+    def run(out, episodes, resume=False):
+        run_rl(rl_config(PRE_REDESIGN, out=out, episodes=episodes, resume=resume, **args), progress=False)
+        rows = [{k: v for k, v in json.loads(x).items() if k not in timers} for x in (out / "metrics.jsonl").read_text().splitlines()]
+        return rows, torch.load(out / "checkpoint" / "state.pt", weights_only=False)["learner"]["bc_actor"]
+
+    whole, clones = run(tmp_path / "whole", 2)
+    assert "reclone_mse" not in whole[0] and whole[1]["reclone_mse"] >= 0  # after episode 2 (interventions came in)
+    run(tmp_path / "resumed", 1)
+    resumed, resumed_clones = run(tmp_path / "resumed", 2, resume=True)
+    assert resumed == whole
+    assert all(torch.equal(v, resumed_clones[k]) for k, v in clones.items())
+    first, _ = run(tmp_path / "first", 1)
+    first_clones = torch.load(tmp_path / "first" / "checkpoint" / "state.pt", weights_only=False)["learner"]["bc_actor"]
+    assert any(not torch.equal(v, first_clones[k]) for k, v in clones.items())  # the re-cloning changed them
