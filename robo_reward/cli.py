@@ -106,9 +106,13 @@ def cmd_score(ns: argparse.Namespace) -> int:
 
 def cmd_rl(ns: argparse.Namespace) -> int:
     from robo_reward.rl.config import RLConfig
-    from robo_reward.rl.loop import run_rl
 
-    print(json.dumps(run_rl(config_from_args(RLConfig, ns))))
+    cfg = config_from_args(RLConfig, ns)
+    if cfg.dist.actors:  # actors and learner on Ray
+        from robo_reward.rl.distributed import run_distributed as train
+    else:
+        from robo_reward.rl.loop import run_rl as train
+    print(json.dumps(train(cfg)))
     return 0
 
 

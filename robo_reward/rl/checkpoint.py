@@ -33,12 +33,14 @@ class Progress:
     rng: np.random.Generator
 
 
-def save_checkpoint(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None, progress: Progress) -> None:
-    """Atomic: everything goes to a staging folder that then replaces the old checkpoint."""
+def save_checkpoint(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None, progress: Progress,
+                    extra: dict | None = None) -> None:
+    """Atomic: everything goes to a staging folder that then replaces the old checkpoint. `extra`: what else the
+    run must find again on resume (the distributed learner's per-actor receipts)."""
     tmp = staging_dir(ckpt)
     torch.save({"format_version": RL_CHECKPOINT_VERSION, "learner": learner.state_dict(), "episode": progress.episode,
-                "total_steps": progress.total_steps, "rng": progress.rng, "torch_rng": torch_rng(learner.device)},
-               tmp / "state.pt")
+                "total_steps": progress.total_steps, "rng": progress.rng, "torch_rng": torch_rng(learner.device),
+                "extra": extra or {}}, tmp / "state.pt")
     online.save(tmp / "online.npz")
     if demos is not None:
         demos.save(tmp / "demos.npz")
@@ -58,15 +60,15 @@ def read_state(ckpt: Path, device: torch.device) -> dict:
     return state
 
 
-def load_checkpoint(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None) -> Progress:
-    """Restore learner, buffers and generators; returns where the run stood."""
+def load_checkpoint(ckpt: Path, learner: SAC, online: ReplayBuffer, demos: ReplayBuffer | None) -> tuple[Progress, dict]:
+    """Restore learner, buffers and generators; returns where the run stood and the checkpoint's `extra`."""
     state = read_state(ckpt, learner.device)
     learner.load_state_dict(state["learner"])
     set_torch_rng(state["torch_rng"], learner.device)
     online.load(Path(ckpt) / "online.npz")
     if demos is not None:
         demos.load(Path(ckpt) / "demos.npz")
-    return Progress(state["episode"], state["total_steps"], state["rng"])
+    return Progress(state["episode"], state["total_steps"], state["rng"]), state.get("extra", {})
 
 
 def torch_rng(device: torch.device) -> torch.Tensor:

@@ -101,6 +101,23 @@ class ImageConfig:
         return ImageConfig(self.cameras or grm_cameras or ("front", "wrist"), self.size or (64 if device_type == "cuda" else 32))
 
 
+@dataclass(frozen=True)
+class DistConfig:
+    """Actors on their own processes (or machines) feeding one learner (`--dist.actors 0`: one process)."""
+
+    actors: int = field(default=0, metadata={"help": "actor processes (0: actor and learner in this process)"})
+    address: str = field(default="", metadata={
+        "help": "'' starts Ray here; 'auto' or HOST:PORT joins a cluster started with `ray start` (docs/ARCHITECTURE.md)"})
+    publish_every: int = field(default=50, metadata={"help": "learner updates between weight versions the actors load"})
+    actor_resource: str = field(default="", metadata={
+        "help": "a custom Ray resource the actors need (e.g. robot: `ray start --resources '{\"robot\": 1}'` on the arm's computer)"})
+    push_timeout_s: float = field(default=60.0, metadata={"help": "longest wait for the learner to take an episode"})
+
+    def __post_init__(self) -> None:
+        if self.actors < 0 or self.publish_every < 1 or self.push_timeout_s <= 0:
+            raise ValueError(f"--dist.actors must be >= 0, --dist.publish-every >= 1, --dist.push-timeout-s > 0, got {self}")
+
+
 def _recipe_sac() -> SACConfig:
     """The benchmarked learner: five frozen clones acting with their mean, a residual of at most 0.05,
     a low starting temperature and a spread cap (a wide spread flips the gripper)."""
@@ -138,6 +155,7 @@ class RLConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
     intervene: InterventionConfig = field(default_factory=InterventionConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     @property
     def policy_input(self) -> str:
@@ -175,6 +193,8 @@ class RLConfig:
         if self.env.kind == "ros" and self.demos.scripted:
             raise ValueError("--demo-episodes needs the scripted expert of the in-process sim: with --env ros pass --demos DIR "
                              "(or --demos.episodes 0)")
+        if self.dist.actors and self.intervene.reclone_every and self.intervene.on:
+            raise ValueError("--dist.actors does not re-clone on interventions yet: pass --intervene-reclone-every 0")
         if self.intervene.source == "expert" and self.env.kind != "sim":
             raise ValueError("--intervene.source expert is the in-process simulator's scripted expert: with --env ros "
                              "use --intervene.source ros (a person, or sim_robot_node's expert, on the intervention topic)")

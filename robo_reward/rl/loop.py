@@ -9,6 +9,7 @@ paid by the online reward (sparse, dense, or a GRM's shaped progress), resumable
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,33 @@ from robo_reward.rl.summary import summarize_run
 from robo_reward.shaping import DEFAULT_DELTA, anneal_weight
 
 
-def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
+@dataclass
+class RunSetup:
+    """A run ready to train: what `set_up` made or restored (the single-process loop and the distributed learner
+    start from it)."""
+
+    cfg: RLConfig  # resolved
+    out: Path
+    device: torch.device
+    task_text: str
+    reward: OnlineReward
+    env: object
+    pipeline: ObservationPipeline
+    learner: SAC
+    online: ReplayBuffer
+    demos: ReplayBuffer | None
+    at: Progress
+    extra: dict  # what the checkpoint carried beside the learner (the distributed learner's bookkeeping)
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out / "checkpoint"
+
+
+def set_up(cfg: RLConfig) -> RunSetup:
+    """Reward, env, observation pipeline, learner and buffers; then a resumed run loads its checkpoint, a new one
+    fills its demo buffer, pre-trains, writes config.json and a first checkpoint (and with --eval-clones evaluates
+    the clones)."""
     cfg.validate()
     from robo_reward.device import resolve_device
 
@@ -53,8 +80,9 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     # interventions enter the demonstration buffer (HIL-SERL), so a run with them has one even without demonstrations
     demos = ReplayBuffer(demo_capacity(cfg, ONLINE_CAPACITY), obs_dim, act_dim, pixel_shape) if cfg.demos.any or cfg.intervene.on else None
     ckpt = out / "checkpoint"
+    extra: dict = {}
     if cfg.resume and (ckpt / "state.pt").exists():
-        at = load_checkpoint(ckpt, learner, online, demos)
+        at, extra = load_checkpoint(ckpt, learner, online, demos)
         truncate_metrics(out / "metrics.jsonl", at.episode)
     else:
         at = Progress(0, 0, np.random.default_rng(cfg.seed))
@@ -71,6 +99,16 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             from robo_reward.rl.evaluate import rollout_policy
 
             write_json(out / "eval_clones.json", rollout_policy(learner, cfg, env, reward, pipeline, cfg.eval_episodes))
+    return RunSetup(cfg, out, device, task_text, reward, env, pipeline, learner, online, demos, at, extra)
+
+
+def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
+    if cfg.dist.actors:
+        raise ValueError("--dist.actors runs on Ray: call robo_reward.rl.distributed.run_distributed (the CLI does)")
+    run = set_up(cfg)
+    cfg, out, env, reward, pipeline, learner, online, demos, at = (run.cfg, run.out, run.env, run.reward, run.pipeline,
+                                                                  run.learner, run.online, run.demos, run.at)
+    ckpt, pixel_shape = run.ckpt, pipeline.pixel_shape
     actor = SACActor(learner, pipeline, env.spec.action, online, demos, at.rng, warmup_steps=cfg.warmup_steps,
                      random_warmup=not cfg.pretrain.bc_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
     loop = EnvironmentLoop(env, intervened(actor, make_intervention(cfg.intervene, env)), reward, [actor])
@@ -90,13 +128,18 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
             if (ep + 1) % cfg.checkpoint_every == 0 or ep + 1 == cfg.episodes:
                 save_checkpoint(ckpt, learner, online, demos, Progress(ep + 1, actor.total_steps, at.rng))
         if cfg.eval_episodes and evaluated_after(out) != cfg.episodes:  # a resumed run that trained on is re-evaluated
-            from robo_reward.rl.evaluate import rollout_policy
-
-            result = rollout_policy(learner, cfg, env, reward, pipeline, cfg.eval_episodes)
-            write_json(out / "eval.json", {**result, "after_episodes": cfg.episodes})
+            evaluate_run(run)
     finally:
         env.close()
     return summarize_run(out)
+
+
+def evaluate_run(run: RunSetup) -> None:
+    """eval.json: the learner on the evaluation layouts, after the run's episodes."""
+    from robo_reward.rl.evaluate import rollout_policy
+
+    result = rollout_policy(run.learner, run.cfg, run.env, run.reward, run.pipeline, run.cfg.eval_episodes)
+    write_json(run.out / "eval.json", {**result, "after_episodes": run.cfg.episodes})
 
 
 def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: ObservationPipeline, learner: SAC,

@@ -66,6 +66,29 @@ class ReplayBuffer:
         self.ptr = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def rows(self) -> dict[str, np.ndarray]:
+        """The stored rows (oldest first once the ring has wrapped): what an actor sends its learner."""
+        order = np.arange(self.size) if self.size < self.capacity else np.roll(np.arange(self.capacity), -self.ptr)
+        return {f: getattr(self, f)[order].copy() for f in self.fields if f != "ptr"}
+
+    def extend(self, rows: dict[str, np.ndarray]) -> None:
+        """Append rows (`rows()` of another buffer of the same layout) in order."""
+        missing = sorted(set(self.fields) - {"ptr"} - set(rows))
+        if missing:
+            raise ValueError(f"replay rows lack {missing} (an actor on another --obs than its learner?)")
+        n = len(rows["reward"])
+        if n > self.capacity:
+            raise ValueError(f"{n} rows do not fit a buffer of {self.capacity}")
+        at = (self.ptr + np.arange(n)) % self.capacity
+        for f in self.fields:
+            if f != "ptr":
+                getattr(self, f)[at] = rows[f]
+        self.ptr = int((self.ptr + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def clear(self) -> None:
+        self.size = self.ptr = 0
+
     def indices(self, n: int, rng: np.random.Generator) -> np.ndarray:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")

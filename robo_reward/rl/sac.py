@@ -382,6 +382,23 @@ class SAC:
                     "clone_encoder": None if self.clone_encoder is None else self.clone_encoder.state_dict(),
                     "aug_rng": self.aug_rng.get_state()})}
 
+    def acting_state(self) -> dict:
+        """What acting needs (an actor on another machine): the state without optimisers and generators."""
+        return {k: v for k, v in self.state_dict().items() if not k.endswith("_opt") and k not in ("rng", "aug_rng")}
+
+    def load_acting_state(self, s: dict) -> None:
+        """`acting_state()` of a learner of the same shape: actor, clones, critics (IBRL), encoders, statistics."""
+        if s.get("bc_actor") is not None and self.bc_actor is None:
+            self.freeze_bc_actor(members=len({k.split(".")[1] for k in s["bc_actor"]}))
+        if self.bc_actor is not None:
+            self.bc_actor.load_state_dict(s["bc_actor"])
+        self.actor.load_state_dict(s["actor"])
+        self.critics.load_state_dict(s["critics"])
+        for name in ("encoder", "clone_encoder"):
+            if getattr(self, name) is not None and s.get(name) is not None:
+                getattr(self, name).load_state_dict(s[name])
+        self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)
+
     def load_state_dict(self, s: dict) -> None:
         if s.get("bc_actor") is not None:  # first: with a residual this replaces the actor and its optimiser
             clone = s["bc_actor"]

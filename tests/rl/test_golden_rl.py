@@ -38,8 +38,8 @@ def test_golden_checkpoint_resumes_and_other_versions_are_refused(tmp_path):
     obs_dim, act_dim = int(record["obs_dim"]), int(record["act_dim"])
     online, demos = ReplayBuffer(1000, obs_dim, act_dim), ReplayBuffer(demo_capacity(cfg), obs_dim, act_dim)
     fresh = SAC(obs_dim, act_dim, learner.cfg, torch.device("cpu"), seed=99)
-    at = load_checkpoint(GOLDEN / "checkpoint", fresh, online, demos)
-    assert (at.episode, at.total_steps, online.size) == (0, 0, 0) and demos.size > 0
+    at, extra = load_checkpoint(GOLDEN / "checkpoint", fresh, online, demos)
+    assert (at.episode, at.total_steps, online.size, extra) == (0, 0, 0, {}) and demos.size > 0
     x = golden_inputs(obs_dim)[0]
     np.testing.assert_array_equal(fresh.act(x, deterministic=True), learner.act(x, deterministic=True))
 
