@@ -78,7 +78,7 @@ class LearnerService:
                 self.steps += len(online["reward"])
                 with (r.out / "metrics.jsonl").open("a") as f:
                     f.write(json.dumps({"episode": self.episodes, "actor": actor, "actor_episode": number, **row,
-                                        "total_steps": self.steps, "learner_updates": self.updates,
+                                        "total_steps": self.steps, "learner_updates": self.updates, "received_at": time.time(),
                                         **{f"learner/{k}": v for k, v in self.metrics.items()}}) + "\n")
                 self.episodes += 1
                 self.received[actor] = number
@@ -182,14 +182,16 @@ def actor_main(learner, cfg_record: dict, actor: int) -> dict:
     sac_actor = SACActor(policy, pipeline, env.spec.action, online, demos, rng, warmup_steps=cfg.warmup_steps,
                          random_warmup=not cfg.pretrain.bc_steps, utd=0, batch_size=cfg.batch_size)
     loop = EnvironmentLoop(env, intervened(sac_actor, make_intervention(cfg.intervene, env)), reward, [sac_actor])
-    name, version, pending, waited, loads = f"actor{actor}", -1, [], 0.0, []
+    name, version, pending, waited, loads, fetches = f"actor{actor}", -1, [], 0.0, [], []
     try:
         for number, slot in enumerate(episode_slots(cfg.episodes, cfg.dist.actors, actor)):
+            t = time.perf_counter()
             fresh = _call(lambda: learner.weights.remote(version), cfg, "weights", waiting=version < 0)
             if fresh is not None:
                 version, published, state = fresh
                 policy.load_acting_state(state)
                 loads.append(time.time() - published)
+                fetches.append(time.perf_counter() - t)
             policy.excess_weight = anneal_weight(slot, cfg.reward.delta_anneal)
             online.clear()
             if demos is not None:
@@ -210,8 +212,9 @@ def actor_main(learner, cfg_record: dict, actor: int) -> dict:
                 time.sleep(RETRY_S)
     finally:
         env.close()
+    # weights age: publish to load (an actor loads at its next episode's start); fetch: the call, transfer and load
     return {"actor": name, "weights_versions_loaded": len(loads), "weights_age_s_median": float(np.median(loads)) if loads else None,
-            "send_wait_s": waited}
+            "weights_fetch_s_median": float(np.median(fetches)) if fetches else None, "send_wait_s": waited}
 
 
 def _call(ref: Callable[[], object], cfg, what: str, waiting: bool = True):

@@ -3,6 +3,7 @@ RosRobotEnv against the in-process env, reward_node against the in-process score
 node's clamps, hold and refusals, `robo-reward rl --env ros`, and the launch files."""
 
 import ast
+import dataclasses
 import json
 import re
 import time
@@ -342,3 +343,18 @@ def test_policy_node_runs_a_bc_end_effector_policy_through_the_ik_bridge(ros, tm
     assert np.ptp(np.array(commands), axis=0).max() > 1e-3  # joint targets from end-effector steps: the arm is driven
     assert no_kinematics.wait(60) == 1
     assert "profile so101 names no kinematics" in ros.log(no_kinematics)
+
+
+def test_actor_launch_file_joins_the_learners_ray_cluster_with_the_robot_resource():
+    """rl_actor.launch.py starts `ray start --block --address HEAD --resources {"robot": 1}` (what the run's actors ask
+    for with --dist.actor-resource robot); parsed, as ROS launch needs a ROS install to run."""
+    tree = ast.parse((ROS_PKG / "launch" / "rl_actor.launch.py").read_text())
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "ExecuteProcess"]
+    assert len(calls) == 1
+    cmd = ast.literal_eval(ast.unparse(calls[0].keywords[0].value).replace("LaunchConfiguration('head')", "'HEAD'")
+                           .replace("LaunchConfiguration('resource')", "'robot'"))
+    assert cmd[:3] == ["ray", "start", "--block"] and cmd[3:5] == ["--address", "HEAD"]
+    assert json.loads("".join(cmd[6])) == {"robot": 1}
+    from robo_reward.rl.config import DistConfig
+
+    assert "actor_resource" in {f.name for f in dataclasses.fields(DistConfig)}

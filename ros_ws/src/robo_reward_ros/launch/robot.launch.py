@@ -19,7 +19,8 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("profile", description="hardware profile: panda | ur5e | so101 | a path to a YAML"),
         DeclareLaunchArgument("model", description="GRM checkpoint folder"),
-        DeclareLaunchArgument("policy", default_value="hold", description="replay:FILE.npy | hold"),
+        DeclareLaunchArgument("policy", default_value="hold",
+                              description="rl:RUN_DIR | bc:POLICY_DIR (through the IK bridge) | replay:FILE.npy | hold"),
         Node(package="robo_reward_ros", executable="reward_node", name="reward_node",
              parameters=[params, {"profile": profile, "model": LaunchConfiguration("model")}]),
         Node(package="robo_reward_ros", executable="policy_node", name="policy_node",
