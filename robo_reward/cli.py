@@ -231,7 +231,9 @@ def _verbs() -> list[tuple[str, str, Callable[[argparse.Namespace], int], Config
          "robo_reward.reward.evaluate:EvalConfig"),
         ("adapt", "adapt a GRM to a new task from one expert demonstration (before/after report with --eval)", cmd_adapt,
          "robo_reward.reward.adapt:AdaptConfig"),
-        ("score", "per-frame progress parquet (LeRobot RA-BC columns)", cmd_score,
+        ("score", "per-frame progress parquet (LeRobot RA-BC columns); only for a task the model was trained or adapted "
+                  "on: another task's text is refused (a zero-shot score would read as progress it never learned; "
+                  "`robo-reward adapt` it from one demonstration first)", cmd_score,
          "robo_reward.reward.evaluate:ScoreConfig"),
         ("rl", "online RL (SAC, RLPD-style) with sparse, dense or GRM-shaped rewards", cmd_rl,
          "robo_reward.rl.config:RLConfig"),
