@@ -154,7 +154,6 @@ class Pending:
 
 def actor_main(learner, cfg_record: dict, actor: int) -> dict:
     """One actor: the environment loop on the learner's latest weights, each episode sent to it (Ray task body)."""
-    import ray
     import torch
 
     from robo_reward.environment_loop import EnvironmentLoop
@@ -186,7 +185,7 @@ def actor_main(learner, cfg_record: dict, actor: int) -> dict:
     try:
         for number, slot in enumerate(episode_slots(cfg.episodes, cfg.dist.actors, actor)):
             t = time.perf_counter()
-            fresh = _call(lambda: learner.weights.remote(version), cfg, "weights", waiting=version < 0)
+            fresh = _call(lambda v=version: learner.weights.remote(v), cfg, "weights", waiting=version < 0)
             if fresh is not None:
                 version, published, state = fresh
                 policy.load_acting_state(state)
