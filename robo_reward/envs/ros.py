@@ -41,6 +41,7 @@ class RosEnvConfig:
     lockstep: bool = True  # sim only: one simulator step per command
     timeout_s: float = 10.0  # longest wait for an observation
     operator_timeout_s: float = 600.0
+    end_on_success: bool = True  # off: success (the sim's, or an operator's on the success topic) is only logged
     intervention_topic: str | None = None  # listen for a person's commands here (sensor_msgs/JointState)
     intervention_timeout_s: float = 0.3  # a command older than this no longer overrides the policy
 
@@ -165,10 +166,13 @@ class RosRobotEnv:
             st: SimStatus = synced.items["status"]
             info = StepInfo(success=st.success, step=st.step, subtasks_completed=st.subtasks_completed,
                             dense_reward=st.dense_reward, privileged=st.privileged)
-            return TimeStep(obs, float(st.success), st.terminated, st.truncated, info)
+            terminated = st.terminated and (self.cfg.end_on_success or not st.success)
+            truncated = st.truncated or (not terminated and st.step >= self.spec.max_steps)  # (the sim's own, or past success)
+            return TimeStep(obs, float(st.success), terminated, truncated, info)
         success = self.success_flag
-        truncated = not success and self._step >= self.spec.max_steps
-        return TimeStep(obs, float(success), success, truncated, StepInfo(success=success, step=self._step))
+        terminated = success and self.cfg.end_on_success
+        truncated = not terminated and self._step >= self.spec.max_steps
+        return TimeStep(obs, float(success), terminated, truncated, StepInfo(success=success, step=self._step))
 
     # ----------------------------------------------------------------- Env protocol
     def reset(self, seed: int | None = None) -> TimeStep:

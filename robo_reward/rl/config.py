@@ -230,7 +230,8 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
 
     listen = INTERVENTION_TOPIC if cfg.intervene.source == "ros" else None
     env = RosRobotEnv(spec.task_text, spec.subtasks, spec.max_steps,
-                      RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real, intervention_topic=listen))
+                      RosEnvConfig(profile=cfg.env.profile, sim=not cfg.env.real, intervention_topic=listen,
+                                   end_on_success=cfg.reward.success != "model"))
     missing = [c for c in cameras if c not in env.spec.camera_names]
     if missing:
         env.close()
