@@ -83,8 +83,6 @@ class LearnerService:
                 self.episodes += 1
                 self.received[actor] = number
                 self.since_checkpoint += 1
-                if self.since_checkpoint >= self.cfg.checkpoint_every or self.episodes >= self.cfg.episodes:
-                    self._checkpoint()
             return {"acked": self.acked.get(actor, -1), "done": self.episodes >= self.cfg.episodes, "version": self.version}
 
     def pid(self) -> int:
@@ -99,19 +97,25 @@ class LearnerService:
         r, cfg = self.run, self.cfg
         t0, start = time.perf_counter(), self.updates
         while True:
+            # the lock guards the buffers and counters only: pushes wait for a batch to be drawn, never for an update;
+            # the learner's state changes in this thread alone, so checkpoints and published weights are consistent
             with self.lock:
                 owed = cfg.utd * max(0, self.steps - cfg.warmup_steps)
                 done = self.episodes >= cfg.episodes
-            if self.updates >= owed:
+                if self.since_checkpoint >= cfg.checkpoint_every or (done and self.since_checkpoint):
+                    self._checkpoint()
+                batch = sample_mixed(r.online, r.demos, cfg.batch_size, self.rng, r.learner.device) if self.updates < owed else None
+            if batch is None:
                 if done:
                     break
                 time.sleep(0.005)
                 continue
-            with self.lock:
-                self.metrics = r.learner.update(sample_mixed(r.online, r.demos, cfg.batch_size, self.rng, r.learner.device))
-                self.updates += 1
-                if self.updates % cfg.dist.publish_every == 0:
-                    self.published, self.version, self.weights_at = r.learner.acting_state(), self.version + 1, time.time()
+            self.metrics = r.learner.update(batch)
+            self.updates += 1
+            if self.updates % cfg.dist.publish_every == 0:
+                state = r.learner.acting_state()
+                with self.lock:
+                    self.published, self.version, self.weights_at = state, self.version + 1, time.time()
         seconds = time.perf_counter() - t0
         return {"updates": self.updates - start, "updates_per_s": (self.updates - start) / max(seconds, 1e-9)}
 
