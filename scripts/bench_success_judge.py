@@ -126,7 +126,9 @@ def main() -> None:
         "chosen_on_validation": vars(chosen) | {"validation": on_validation},
         "test": rates(chosen, stages, split["test"]), "test_by_policy": by_policy,
         "default": vars(Judge()) | {"validation": rates(Judge(), stages, split["validation"]),
-                                    "test": rates(Judge(), stages, split["test"])},
+                                    "test": rates(Judge(), stages, split["test"]),
+                                    "test_by_policy": {name: rates(Judge(), stages, [e for e in split["test"] if e["policy"] == name])
+                                                       for name in by_policy}},
         "seconds": round(time.perf_counter() - t0, 1), "machine": platform.platform(), "git_revision": git_revision()})
     print(args.out.read_text())
 
