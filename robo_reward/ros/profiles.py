@@ -79,10 +79,11 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         raise ProfileError(f"{path}: no cameras")
     size = tuple(int(x) for x in doc.get("image_size", (96, 96)))
     kinematics = None
-    if doc.get("kinematics"):
-        kinematics = (path.parent / str(doc["kinematics"])).resolve()
-        if not kinematics.exists():
-            raise ProfileError(f"{path}: kinematics {doc['kinematics']!r} not found (looked at {kinematics})")
+    if doc.get("kinematics"):  # relative to the profile, else to hardware/ (a shipped profile copied elsewhere)
+        tried = [(where / str(doc["kinematics"])).resolve() for where in (path.parent, HARDWARE_DIR)]
+        kinematics = next((k for k in tried if k.exists()), None)
+        if kinematics is None:
+            raise ProfileError(f"{path}: kinematics {doc['kinematics']!r} not found (looked at {[str(k) for k in tried]})")
     return HardwareProfile(
         name=str(doc.get("name", path.stem)), robot_type=str(doc.get("robot_type", path.stem)),
         control_hz=float(_require(doc, "control_hz", path)), joint_names=names, lower=arrays["lower"],

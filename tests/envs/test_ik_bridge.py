@@ -86,8 +86,14 @@ def test_a_bc_policy_through_the_bridge_drives_a_joint_commanded_arm_as_in_the_s
     assert np.abs(runs["ee"][-1, :7] - runs["ee"][0, :7]).max() > 1e-3  # the arm moved
 
 
-def test_bc_policies_need_the_profiles_kinematics():
-    from robo_reward.ros.profiles import load_profile
+def test_bc_policies_need_the_profiles_kinematics(tmp_path):
+    from robo_reward.ros.profiles import HARDWARE_DIR, ProfileError, load_profile
 
     assert load_profile("sim_panda").kinematics == sim_path("robots", "panda_kinematics.xml")
     assert load_profile("so101").kinematics is None  # the policy node refuses bc: on it, naming the profile
+    text = (HARDWARE_DIR / "sim_panda.yaml").read_text()
+    (tmp_path / "copy.yaml").write_text(text)  # a shipped profile copied elsewhere still finds its model
+    assert load_profile(tmp_path / "copy.yaml").kinematics == sim_path("robots", "panda_kinematics.xml")
+    (tmp_path / "bad.yaml").write_text(text.replace("panda_kinematics.xml", "nowhere.xml"))
+    with pytest.raises(ProfileError, match="kinematics '../sim/robots/nowhere.xml' not found"):
+        load_profile(tmp_path / "bad.yaml")

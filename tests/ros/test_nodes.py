@@ -15,7 +15,7 @@ import yaml
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 from robo_reward.reward.checkpoint import load_checkpoint
-from robo_reward.rl.config import PRE_REDESIGN
+from robo_reward.rl.config import PRE_REDESIGN, rl_config
 from robo_reward.reward.infer import Scorer, StreamingScorer
 from robo_reward.ros.messages import image_msg, joint_state_msg
 from robo_reward.ros.profiles import load_profile
@@ -358,3 +358,17 @@ def test_actor_launch_file_joins_the_learners_ray_cluster_with_the_robot_resourc
     from robo_reward.rl.config import DistConfig
 
     assert "actor_resource" in {f.name for f in dataclasses.fields(DistConfig)}
+
+
+def test_an_image_run_on_a_profile_without_its_cameras_is_refused_before_any_step(ros, tmp_path):
+    """`rl --env ros --obs state+images` reading a camera the robot profile lacks: named, both lists, before a step."""
+    from robo_reward.rl.config import make_rl_env
+
+    text = (ROS_PKG.parents[2] / "hardware" / "sim_panda.yaml").read_text()
+    (tmp_path / "frontonly.yaml").write_text(re.sub(r"  side: .*\n  wrist: .*\n", "", text))
+    ros.start("sim_robot_node", task="pick-place", lockstep=True)
+    cfg = rl_config(PRE_REDESIGN, task="pick-place", out=tmp_path / "run", env="ros", profile=str(tmp_path / "frontonly.yaml"),
+                    obs="state+images", **{"demo_episodes": 0}).resolved((), "cpu")
+    assert cfg.images.cameras == ("front", "wrist")
+    with pytest.raises(ValueError, match=r"reads cameras \['front', 'wrist'\]; profile .*frontonly.yaml' has \['front'\] \(no \['wrist'\]\)"):
+        make_rl_env(cfg, ())
