@@ -1,0 +1,57 @@
+"""Per seed, `rl` runs without and with interventions side by side: the clones alone, evaluation after training (the
+policy alone: no interventions in evaluation), training success (helped, with interventions), episodes until the
+moving training success first reaches 90%, and the intervention rate at the start and the end; medians over seeds,
+JSON + the moving success curves.
+
+    .venv/bin/python scripts/intervention_summary.py --without runs/arm/pp_s{0,1,2,3,4} --with runs/arm/pp_int_s{0,1,2,3,4} \
+        --out docs/results/interventions_pick_place.json"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.config import git_revision, write_json
+from robo_reward.rl.summary import FINAL_WINDOW, episodes_to, load_metrics, moving_success
+from robo_reward.viz.rl import plot_sweep
+
+
+def per_run(run: Path) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    rows = load_metrics(run)
+    success = np.array([r["success"] for r in rows], float)
+    rate = np.array([r.get("intervention_rate", 0.0) for r in rows])
+    return {"run": str(run), "clones_eval": summary.get("clones_eval_success_rate"), "eval": summary.get("eval_success_rate"),
+            "eval_minus_clones": summary["eval_success_rate"] - summary["clones_eval_success_rate"],
+            "training_success": float(success.mean()), "training_success_last20": float(success[-FINAL_WINDOW:].mean()),
+            "episodes_to_90pct_training": episodes_to(success, 0.9),
+            "intervention_rate_first20": float(rate[:FINAL_WINDOW].mean()), "intervention_rate_last20": float(rate[-FINAL_WINDOW:].mean()),
+            "intervention_steps": int(sum(r.get("intervention_steps", 0) for r in rows))}
+
+
+def median(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return float(np.median(values)) if values else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--without", type=Path, nargs="+", required=True)
+    ap.add_argument("--with", dest="with_", type=Path, nargs="+", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    sets = {"without": [per_run(r) for r in args.without], "with_interventions": [per_run(r) for r in args.with_]}
+    keys = [k for k in sets["without"][0] if k != "run"]
+    write_json(args.out, {"runs": sets, "medians": {name: {k: median(rows, k) for k in keys} for name, rows in sets.items()},
+                          "git_revision": git_revision()})
+    curves = {name: np.stack([moving_success(np.array([r["success"] for r in load_metrics(run)], float)) for run in runs])
+              for name, runs in (("without", args.without), ("with interventions (training: helped)", args.with_))}
+    plot_sweep(args.out.with_suffix(".png"), curves, "pick-place, real-arm input")
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
