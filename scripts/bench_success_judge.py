@@ -9,7 +9,8 @@ negatives, then the earliest verdict) and reported on the test seeds, beside the
         [--run runs/arm/pp_s0] --out docs/results/success_judge.json
 
 A false positive: the judge calls success in a state the simulator does not. A false negative: the simulator's
-success held at some step and the judge never called it within the episode."""
+success held at some step and the judge never called it within the episode. Every episode's readings go to the
+.npz beside --out."""
 
 from __future__ import annotations
 
@@ -130,6 +131,9 @@ def main() -> None:
                                     "test_by_policy": {name: rates(Judge(), stages, [e for e in split["test"] if e["policy"] == name])
                                                        for name in by_policy}},
         "seconds": round(time.perf_counter() - t0, 1), "machine": platform.platform(), "git_revision": git_revision()})
+    # every episode's readings beside the JSON, to look at what the judge got wrong
+    np.savez_compressed(args.out.with_suffix(".npz"), **{f"{e['policy']}|{e['seed']}|{k}": e[k] for e in episodes
+                                                         for k in ("phi", "stage", "uncertainty", "success")})
     print(args.out.read_text())
 
 
