@@ -30,13 +30,14 @@ def main() -> None:
     ap.add_argument("--actors", default="1,2")
     ap.add_argument("--episodes", type=int, default=12)
     ap.add_argument("--workdir", type=Path, default=Path("runs/dist_bench"))
+    ap.add_argument("--device", default="auto", help="the learner's: auto | cpu | cuda (a GPU learner asks Ray for num_gpus=1)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     results = {}
     for n in map(int, args.actors.split(",")):
         out = args.workdir / f"actors{n}"
         cfg = dataclasses.replace(rl_config(task=args.task, out=out, episodes=args.episodes, reward=f"grm:{args.model}",
-                                            eval_episodes=0, bc_init_steps=500, critic_pretrain_steps=100),
+                                            eval_episodes=0, bc_init_steps=500, critic_pretrain_steps=100, device=args.device),
                                   dist=DistConfig(actors=n))
         summary = run_distributed(cfg, progress=False)
         rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
