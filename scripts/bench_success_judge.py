@@ -67,9 +67,12 @@ def record(model: Path, task: str, seeds: int, run: Path | None) -> tuple[list[d
     env = make_env(task, SimConfig(cameras=reward.cameras, end_on_success=False))
     policies = {f"scripted:{m}": Scripted(env, m) for m in MODE_OUTCOME}
     if run is not None:
+        import torch
+
         from robo_reward.rl.deploy import RunActor
 
         policies[f"run:{run.name}"] = RunActor(run, "cpu", deterministic=False)
+        torch.manual_seed(SEED0)  # the run samples its actions: the same episodes on every call
     episodes = []
     try:
         for (name, policy), k in tqdm(list(itertools.product(policies.items(), range(seeds))), desc="episodes"):
