@@ -28,7 +28,7 @@ from robo_reward.environment_loop import Action, EnvironmentLoop, Observer
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.envs.registry import task_text
 from robo_reward.envs.tasks import MODE_OUTCOME
-from robo_reward.reward.judge import Judge, first_success
+from robo_reward.reward.judge import Judge, first_success, verdict_rates
 from robo_reward.reward.online import OnlineReward, RewardConfig
 
 SEED0 = 30_000_000  # episodes no GRM, demo or rl run of the benchmarks trained or evaluated on
@@ -87,22 +87,12 @@ def record(model: Path, task: str, seeds: int, run: Path | None) -> tuple[list[d
 
 
 def rates(judge: Judge, stages: int, episodes: list[dict]) -> dict:
-    fp = fn = tp = tn = 0
-    latency = []
-    for ep in episodes:
-        t = first_success(judge, stages, ep["phi"], ep["stage"], ep["uncertainty"])
-        seen = bool(ep["success"].any())
-        if t is not None and not ep["success"][t]:
-            fp += 1
-        elif t is not None:
-            tp += 1
-            latency.append(t - int(np.argmax(ep["success"])))
-        elif seen:
-            fn += 1
-        else:
-            tn += 1
-    return {"false_positive_rate": fp / max(1, fp + tn), "false_negative_rate": fn / max(1, fn + tp),
-            "false_positives": fp, "negatives": fp + tn, "false_negatives": fn, "positives": fn + tp,
+    """False positive / negative rates of `judge` (reward.judge.verdict_rates), and how many steps after the
+    simulator's first success its right verdicts came."""
+    verdicts = [first_success(judge, stages, ep["phi"], ep["stage"], ep["uncertainty"]) for ep in episodes]
+    at = [t is not None and bool(ep["success"][t]) for t, ep in zip(verdicts, episodes)]
+    latency = [t - int(np.argmax(ep["success"])) for t, ep, ok in zip(verdicts, episodes, at) if ok]
+    return {**verdict_rates([t is not None for t in verdicts], at, [bool(ep["success"].any()) for ep in episodes]),
             "verdict_steps_after_success_median": float(np.median(latency)) if latency else None}
 
 

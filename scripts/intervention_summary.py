@@ -20,7 +20,12 @@ from robo_reward.viz.rl import plot_sweep
 
 
 def per_run(run: Path) -> dict:
-    summary = json.loads((run / "summary.json").read_text())
+    path = run / "summary.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: is {run} a finished `robo-reward rl` run?")
+    summary = json.loads(path.read_text())
+    if "clones_eval_success_rate" not in summary or "eval_success_rate" not in summary:
+        raise ValueError(f"{path}: no clones_eval_success_rate / eval_success_rate: run it with --eval-clones and --eval-episodes > 0")
     rows = load_metrics(run)
     success = np.array([r["success"] for r in rows], float)
     rate = np.array([r.get("intervention_rate", 0.0) for r in rows])

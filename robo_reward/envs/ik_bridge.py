@@ -2,7 +2,8 @@
 pointing down) on an arm that takes joint targets (a ROS 2 robot, the policy node). The arm's own kinematics (the
 MJCF a hardware profile names) turn the measured joints into the TCP position the policy's state carries (FK), and
 each end-effector step into joint targets by the same damped-least-squares IK the simulator uses, seeded at the
-measured joints: on the simulated Panda the bridge commands exactly what the suite's `ee` control does."""
+measured joints: at the same joints it commands what the suite's `ee` control does (which reads the TCP one 2 ms
+physics substep behind; the bridge reads it from the joints as reported)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,7 @@ class IKBridge:
         if s.shape != (2 * self.dof + 1,):
             raise ValueError(f"IK bridge: robot state has {s.size} values, expected {2 * self.dof + 1} "
                              f"({self.dof} positions, {self.dof} velocities, gripper)")
-        out = np.concatenate([s, self.tcp(s[: self.dof])]).astype(np.float32)
-        return out
+        return np.concatenate([s, self.tcp(s[: self.dof])]).astype(np.float32)
 
     def joint_targets(self, q: np.ndarray, ee_action: np.ndarray) -> np.ndarray:
         """Joint targets (then the gripper command) for one end-effector step from joints q."""

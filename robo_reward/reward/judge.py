@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Judge:
@@ -50,3 +52,17 @@ def first_success(judge: Judge, stages: int, phi, stage, uncertainty) -> int | N
         if j.step(*reading):
             return t
     return None
+
+
+def verdict_rates(judged, success_at_verdict, success_seen) -> dict:
+    """How the judge's verdicts compare with the true success, per episode (arrays over episodes): a false positive
+    is a verdict in a state that is not a success; a false negative an episode whose state was a success at some step
+    and got no verdict. Rates over the episodes that were negatives (false positives + no verdict, no success) and
+    positives (right verdicts + false negatives)."""
+    judged, at, seen = (np.asarray(x, bool) for x in (judged, success_at_verdict, success_seen))
+    fp, fn = judged & ~at, ~judged & seen
+    negatives, positives = int((fp | (~judged & ~seen)).sum()), int(((judged & at) | fn).sum())
+    return {"episodes": len(judged), "judged": int(judged.sum()), "false_positives": int(fp.sum()), "negatives": negatives,
+            "false_negatives": int(fn.sum()), "positives": positives,
+            "false_positive_rate": float(fp.sum() / negatives) if negatives else None,
+            "false_negative_rate": float(fn.sum() / positives) if positives else None}

@@ -75,7 +75,6 @@ class RewardConfig:
         if self.no_gold and (not grm or self.shaping not in ("delta", "progress") or self.gold_from_model):
             raise ValueError("--no-gold needs a grm reward with --shaping delta or progress, and not --gold-from-model "
                              "(pbrs or sparse without gold pays every policy the same return)")
-
         if self.success not in SUCCESS_FROM:
             raise ValueError(f"--success-from must be one of {SUCCESS_FROM}, got {self.success!r}")
         if self.success == "model" and (not grm or self.gold_from_model):

@@ -197,7 +197,7 @@ class RLConfig:
             raise ValueError("--dist.actors does not re-clone on interventions yet: pass --intervene-reclone-every 0")
         if self.intervene.source == "expert" and self.env.kind != "sim":
             raise ValueError("--intervene.source expert is the in-process simulator's scripted expert: with --env ros "
-                             "use --intervene.source ros (a person, or sim_robot_node's expert, on the intervention topic)")
+                             "use --intervene.source ros (a person's commands on the intervention topic)")
         if self.intervene.source == "ros" and self.env.kind != "ros":
             raise ValueError("--intervene.source ros listens on a ROS 2 topic: it needs --env ros")
         if self.env.kind == "ros" and self.env.real and (reads_privileged(obs) or self.reward.source == "dense"):

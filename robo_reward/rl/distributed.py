@@ -59,7 +59,7 @@ class LearnerService:
     def spec(self) -> dict:
         r = self.run
         return {"config": to_jsonable(self.cfg), "obs_dim": r.learner.obs_dim, "act_dim": r.learner.act_dim,
-                "pixel_shape": r.learner.pixel_shape, "pid": os.getpid()}
+                "pixel_shape": r.learner.pixel_shape}
 
     def weights(self, have: int) -> tuple[int, float, dict] | None:
         """(version, publish time, acting state) when newer than `have`."""

@@ -40,8 +40,6 @@ class RunSetup:
 
     cfg: RLConfig  # resolved
     out: Path
-    device: torch.device
-    task_text: str
     reward: OnlineReward
     env: object
     pipeline: ObservationPipeline
@@ -99,7 +97,7 @@ def set_up(cfg: RLConfig) -> RunSetup:
             from robo_reward.rl.evaluate import rollout_policy
 
             write_json(out / "eval_clones.json", rollout_policy(learner, cfg, env, reward, pipeline, cfg.eval_episodes))
-    return RunSetup(cfg, out, device, task_text, reward, env, pipeline, learner, online, demos, at, extra)
+    return RunSetup(cfg, out, reward, env, pipeline, learner, online, demos, at, extra)
 
 
 def run_rl(cfg: RLConfig, progress: bool = True) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,7 @@ class SACConfig:
     bc_weight: float = field(default=0.0, metadata={"help": "BC term on demo rows (actor loss scaled by 1/mean|Q| when > 0)", "alias": "--bc-weight"})
     bc_ensemble: int = field(default=1, metadata={"help": "actors cloned from the demos (own init and batches); the frozen clone acts with their mean action", "alias": "--bc-ensemble"})
 
+ACTING_KEYS = ("actor", "critics", "bc_actor", "encoder", "clone_encoder", "obs_mean", "obs_std")  # acting_state()
 ACTION_EPS = 1e-2  # |a| >= 1 - eps counts as saturated (a closed gripper is exactly -1)
 
 
@@ -240,15 +242,20 @@ class SAC:
         if self.encoder is not None:
             return self._pretrain_bc_pixels(o, a, torch.as_tensor(pixels), steps, batch)
         for clone in self.clones:
-            opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
-            for _ in range(steps):
-                idx = torch.as_tensor(self.rng.integers(0, len(o), batch), device=self.device)
-                loss = clone.bc_loss(self._n(o[idx]), a[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            self._fit_clone(clone, lambda idx: self._n(o[idx]), a, steps, batch)
         with torch.no_grad():
             return float(((CloneEnsemble(self.clones).mean_action(self._n(o)) - a) ** 2).mean())
+
+    def _fit_clone(self, clone: Actor, inputs: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, steps: int,
+                   batch: int) -> None:
+        """`steps` of behaviour cloning of one actor on batches of rows (`inputs(idx)`: what it reads of them)."""
+        opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
+        for _ in range(steps):
+            idx = torch.as_tensor(self.rng.integers(0, len(a), batch), device=self.device)
+            loss = clone.bc_loss(inputs(idx), a[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
     def refine_clones(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256,
                       pixels: np.ndarray | None = None) -> float:
@@ -268,13 +275,7 @@ class SAC:
 
         for clone in self.bc_actor.members:
             clone.requires_grad_(True)
-            opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
-            for _ in range(steps):
-                idx = torch.as_tensor(self.rng.integers(0, len(o), batch), device=self.device)
-                loss = clone.bc_loss(inputs(idx), a[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            self._fit_clone(clone, inputs, a, steps, batch)
             clone.requires_grad_(False)
         with torch.no_grad():
             sq = [((self.bc_actor.mean_action(inputs(torch.arange(i, min(i + 512, len(o)), device=self.device)))
@@ -383,29 +384,28 @@ class SAC:
                     "aug_rng": self.aug_rng.get_state()})}
 
     def acting_state(self) -> dict:
-        """What acting needs (an actor on another machine): the state without optimisers and generators."""
-        return {k: v for k, v in self.state_dict().items() if not k.endswith("_opt") and k not in ("rng", "aug_rng")}
+        """What acting needs (an actor on another machine): actor, clones, critics (IBRL), encoders, statistics."""
+        state = self.state_dict()
+        return {k: state[k] for k in ACTING_KEYS if k in state}
 
     def load_acting_state(self, s: dict) -> None:
-        """`acting_state()` of a learner of the same shape: actor, clones, critics (IBRL), encoders, statistics."""
-        if s.get("bc_actor") is not None and self.bc_actor is None:
-            self.freeze_bc_actor(members=len({k.split(".")[1] for k in s["bc_actor"]}))
-        if self.bc_actor is not None:
+        """`acting_state()` (or a full `state_dict()`) of a learner of the same shape; `load_state_dict` starts here."""
+        if s.get("bc_actor") is not None:
+            if self.bc_actor is None:  # with a residual this replaces the actor and its optimiser
+                self.freeze_bc_actor(members=len({k.split(".")[1] for k in s["bc_actor"]}))
             self.bc_actor.load_state_dict(s["bc_actor"])
         self.actor.load_state_dict(s["actor"])
         self.critics.load_state_dict(s["critics"])
-        for name in ("encoder", "clone_encoder"):
-            if getattr(self, name) is not None and s.get(name) is not None:
-                getattr(self, name).load_state_dict(s[name])
+        if self.encoder is not None:
+            if "encoder" not in s:
+                raise ValueError(f"this learner reads frames {self.pixel_shape}; the state has no image encoder")
+            self.encoder.load_state_dict(s["encoder"])
+            if s["clone_encoder"] is not None:
+                self.clone_encoder.load_state_dict(s["clone_encoder"])
         self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)
 
     def load_state_dict(self, s: dict) -> None:
-        if s.get("bc_actor") is not None:  # first: with a residual this replaces the actor and its optimiser
-            clone = s["bc_actor"]
-            self.freeze_bc_actor(members=len({k.split(".")[1] for k in clone}))
-            self.bc_actor.load_state_dict(clone)
-        self.actor.load_state_dict(s["actor"])
-        self.critics.load_state_dict(s["critics"])
+        self.load_acting_state(s)
         self.target.load_state_dict(s["target"])
         with torch.no_grad():
             self.log_alpha.copy_(s["log_alpha"])
@@ -414,11 +414,5 @@ class SAC:
         self.alpha_opt.load_state_dict(s["alpha_opt"])
         self.rng.bit_generator.state = s["rng"]  # the critic-pair and batch choices go on where they stopped
         if self.encoder is not None:
-            if "encoder" not in s:
-                raise ValueError(f"this learner reads frames {self.pixel_shape}; the state has no image encoder")
-            self.encoder.load_state_dict(s["encoder"])
             self.target_encoder.load_state_dict(s["target_encoder"])
-            if s["clone_encoder"] is not None:
-                self.clone_encoder.load_state_dict(s["clone_encoder"])
             self.aug_rng.set_state(s["aug_rng"])
-        self.obs_mean, self.obs_std = s["obs_mean"].to(self.device), s["obs_std"].to(self.device)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from robo_reward.config import write_json
+from robo_reward.reward.judge import verdict_rates
 from robo_reward.shaping import DEFAULT_DELTA
 
 FINAL_WINDOW = 20
@@ -69,17 +70,9 @@ def summarize_run(out: Path) -> dict:
 
 
 def judge_rates(rows: list[dict]) -> dict:
-    """How the model's judgement of success (--success-from model) compares with the simulator's, per episode:
-    a false positive ended an episode in a state the simulator calls unsuccessful; a false negative let an episode
-    whose state the simulator called successful at some step run to the time limit."""
-    judged = np.array([r["judged_success"] for r in rows], bool)
-    true_end = np.array([r["success"] for r in rows], bool)
-    seen = np.array([r["env_success_seen"] for r in rows], bool)
-    fp, fn = judged & ~true_end, ~judged & seen
-    negatives, positives = int((fp | (~judged & ~seen)).sum()), int(((judged & true_end) | fn).sum())
-    return {"episodes": len(rows), "judged": int(judged.sum()), "false_positives": int(fp.sum()), "false_negatives": int(fn.sum()),
-            "false_positive_rate": float(fp.sum() / negatives) if negatives else None,
-            "false_negative_rate": float(fn.sum() / positives) if positives else None}
+    """The model's verdicts (--success-from model) against the simulator's success: an episode's last state is the
+    verdict's (the verdict ended it) or the time limit's."""
+    return verdict_rates([r["judged_success"] for r in rows], [r["success"] for r in rows], [r["env_success_seen"] for r in rows])
 
 
 def moving_success(success: np.ndarray, window: int = FINAL_WINDOW) -> np.ndarray:
