@@ -29,6 +29,11 @@ class CollectConfig:
     cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "comma-separated cameras"})
     seed: int = field(default=0, metadata={"help": "episode i uses seed + i: keep train and test seed ranges apart"})
     visual_shift: bool = field(default=False, metadata={"help": "out-of-distribution cameras, lights and colours"})
+    after_success: int = field(default=-1, metadata={
+        "help": "control steps recorded after the task's success, the success state held, as a recording stops a moment "
+                "after the task is done (-1: the task's default: 10 on MetaWorld, whose tasks complete on a single frame, "
+                "so that without a tail a success and a near miss differ in one frame; 0 on the suite, whose last subtask "
+                "already spans its own frames)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output folder"})
     policy: Path | None = field(default=None, metadata={
         "help": "an `rl` run folder: record its policy (stochastic actions) instead of the scripted expert — on-policy "
@@ -45,8 +50,20 @@ class CollectConfig:
             raise ValueError("--deterministic needs --policy")
         if self.random_actions and self.policy is not None:
             raise ValueError("--random-actions and --policy both choose who acts: give one")
+        if self.after_success < -1:
+            raise ValueError(f"--after-success must be >= 0 (or -1: the task's default), got {self.after_success}")
         if self.quality not in ("expert", "mixed"):
             raise ValueError(f"--quality must be expert or mixed, got {self.quality!r}")
+
+
+METAWORLD_AFTER_SUCCESS = 10  # half a second at MetaWorld's 20 Hz
+
+
+def after_success(cfg: CollectConfig) -> int:
+    """`--after-success`, the task's default resolved."""
+    if cfg.after_success >= 0:
+        return cfg.after_success
+    return METAWORLD_AFTER_SUCCESS if cfg.task.startswith("mw/") else 0
 
 
 def collect(cfg: CollectConfig, progress: bool = True, actor: Policy | None = None) -> dict:
@@ -54,7 +71,8 @@ def collect(cfg: CollectConfig, progress: bool = True, actor: Policy | None = No
     cfg.validate()
     if cfg.policy is not None and actor is None:
         raise ValueError("--policy needs the run's actor: pass robo_reward.rl.deploy.collect_actor(cfg)")
-    env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift))
+    env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift,
+                                       after_success=after_success(cfg)))
     if cfg.random_actions:
         actor = RandomActor(env.spec.action.dim, cfg.seed)
     start = time.perf_counter()

@@ -17,6 +17,9 @@ class SimConfig:
     end_on_success: bool = field(default=True, metadata={
         "help": "success ends the episode (off: it runs on to the time limit, as on a real arm where the reward model "
                 "judges success; the success flag stays the simulator's)"})
+    after_success: int = field(default=0, metadata={
+        "help": "with end_on_success: the episode ends this many control steps after the first success, not on it (a "
+                "recording's tail, the success state held); the outcome is judged on the last step"})
     visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
     shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
         "help": "which parts of --visual-shift apply (a diagnostic; the rest stay in the training ranges)"})
@@ -31,3 +34,9 @@ class SimConfig:
             raise ValueError(f"control_hz {self.control_hz} outside the supported 10-20 Hz")
         if not self.cameras:
             raise ValueError("at least one camera is required")
+        if self.after_success < 0:
+            raise ValueError(f"after_success must be >= 0, got {self.after_success}")
+
+    def success_ends(self, first_success: int | None, step: int) -> bool:
+        """Whether the episode ends at `step` given the step of its first success (None: not yet)."""
+        return self.end_on_success and first_success is not None and step - first_success >= self.after_success

@@ -47,8 +47,18 @@ class MetaWorldTask:
     max_steps: int = MAX_STEPS
 
 
-def _near(info: dict) -> bool:
-    return bool(info["hand_to_object"] < REACH_DISTANCE)
+def _near_within(distance: float) -> Predicate:
+    """`reach`: the hand within `distance` of the object's reference point (MetaWorld's obs[4:7])."""
+    return lambda info: bool(info["hand_to_object"] < distance)
+
+
+_near = _near_within(REACH_DISTANCE)
+# buttons: the reference point sits inside the button's housing, 6.4-7.5 cm (button-press) and 8.5 cm (coffee-button)
+# from the hand at its closest while the expert presses (6 seeds each), so 6 cm was never reached and a success's
+# labels spent all but its last frame in `reach`; door-lock's closest is 5.0-5.7 cm, reached a frame before the lock
+_near_button = _near_within(0.09)
+_near_coffee_button = _near_within(0.10)
+_near_door_lock = _near_within(0.07)
 
 
 def _grasped(info: dict) -> bool:
@@ -63,7 +73,7 @@ TASKS = {
     "pick-place-v3": MetaWorldTask("SawyerPickPlaceV3Policy", "pick up the puck and move it to the goal",
                                    ("reach", "grasp", "place"), (_near, _grasped, _success)),
     "button-press-v3": MetaWorldTask("SawyerButtonPressV3Policy", "press the button",
-                                     ("reach", "press"), (_near, _success)),
+                                     ("reach", "press"), (_near_button, _success)),
     "drawer-close-v3": MetaWorldTask("SawyerDrawerCloseV3Policy", "close the drawer",
                                      ("reach", "push"), (_near, _success)),
     "door-open-v3": MetaWorldTask("SawyerDoorOpenV3Policy", "open the door",
@@ -71,14 +81,16 @@ TASKS = {
     # button-press's cousin that uniform random actions solve in 3 of 40 episodes (button-press: 0 of 60): sparse
     # reward is slow here, not starved
     "coffee-button-v3": MetaWorldTask("SawyerCoffeeButtonV3Policy", "press the coffee machine's button",
-                                      ("reach", "press"), (_near, _success)),
+                                      ("reach", "press"), (_near_coffee_button, _success)),
     # rarer still (uniform random actions: 2 and 3 of 100 episodes, coffee-button 11, button-press 0): where sparse
     # reward's first successes are scarce but do come
     "handle-press-side-v3": MetaWorldTask("SawyerHandlePressSideV3Policy", "press the handle down",
                                           ("reach", "press"), (_near, _success)),
-    "door-lock-v3": MetaWorldTask("SawyerDoorLockV3Policy", "lock the door", ("reach", "lock"), (_near, _success)),
+    "door-lock-v3": MetaWorldTask("SawyerDoorLockV3Policy", "lock the door", ("reach", "lock"),
+                                  (_near_door_lock, _success)),
 }
-EXPERT_MODES = ("expert", "stall", "imposter")  # near_miss and drop have no generic MetaWorld form: not offered
+EXPERT_MODES = ("expert", "stall", "near_miss", "imposter")  # drop has no generic MetaWorld form: not offered
+NEAR_MISS_STEPS_SHORT = (2, 4)  # a near miss freezes this many control steps (drawn, inclusive) before the expert's success
 GENERIC_MAX_STEPS = 125  # MetaWorld's own horizon (500 steps at 80 Hz) at our 20 Hz: some tasks need most of it
 
 
@@ -167,6 +179,8 @@ class MetaWorldEnv:
 
     def __init__(self, name: str, config: SimConfig) -> None:
         self.task = task_for(name)
+        self._name = name
+        self._seed: int | None = None
         for cam in config.cameras:
             if cam not in CAMERA_MAP:
                 raise ValueError(f"unknown camera {cam!r} for MetaWorld; available: {sorted(CAMERA_MAP)}")
@@ -191,6 +205,8 @@ class MetaWorldEnv:
         )
 
     def reset(self, seed: int | None = None) -> TimeStep:
+        self._seed = seed
+        self._first_success: int | None = None
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
         if self._nominal is not None:  # before the reset, whose forward pass places the cameras; its own stream: the
             # layout and the expert's draws are the unshifted episode's
@@ -215,7 +231,9 @@ class MetaWorldEnv:
             self.completed += 1
         if success:  # the last subtask's event implies the earlier ones happened
             self.completed = len(self.task.subtasks)
-        terminated = success and self.config.end_on_success
+        if success and self._first_success is None:
+            self._first_success = self._t
+        terminated = self.config.success_ends(self._first_success, self._t)
         truncated = not terminated and self._t >= self.spec.max_steps
         return TimeStep(self._observe(), float(success), terminated, truncated, self._summary())
 
@@ -251,6 +269,25 @@ class MetaWorldEnv:
     def expert_modes(self) -> tuple[str, ...]:
         return EXPERT_MODES
 
+    def expert_success_step(self) -> int | None:
+        """The control step at which MetaWorld's plain expert succeeds from this episode's start, from a shadow
+        run without rendering (same seeded layout, same action repeat); None if it does not within the horizon."""
+        if self._seed is None:
+            raise ValueError(f"{self.spec.name}: a near miss replays the expert from the episode's seed; reset with a seed")
+        shadow = make_raw_env(self._name)
+        try:
+            obs = reset_raw(shadow, self._seed)
+            policy = getattr(mw_policies, self.task.policy)()
+            for t in range(self.spec.max_steps):
+                action = np.clip(policy.get_action(obs), -1.0, 1.0)
+                for _ in range(self._repeat):
+                    obs, _, _, _, info = shadow.step(action)
+                if _success(info):
+                    return t + 1
+            return None
+        finally:
+            shadow.close()
+
     @property
     def raw_observation(self) -> np.ndarray:
         return self._obs.copy()
@@ -258,7 +295,11 @@ class MetaWorldEnv:
 
 class MetaWorldExpert:
     """MetaWorld's scripted policy; `stall` stops after the first subtask, `imposter` acts on an
-    observation whose object is 15 cm away, so the arm performs the task on thin air."""
+    observation whose object is 15 cm away, so the arm performs the task on thin air. `near_miss` is the
+    expert frozen (holding what it holds) 2–4 control steps before the plain expert would succeed from the
+    same start, found by a shadow run: the button half pressed, the drawer almost shut, the puck held short
+    of the goal, every task alike. Outcomes still come from physics: a freeze whose momentum carries the
+    object home is labelled a success."""
 
     def __init__(self, mode: str, policy, env: MetaWorldEnv, rng: np.random.Generator) -> None:
         self.mode = mode
@@ -266,12 +307,24 @@ class MetaWorldExpert:
         self._env = env
         self._rng = rng
         self._offset = np.array([rng.choice([-1.0, 1.0]) * 0.15, 0.0, 0.0])
+        self._freeze_at: int | None = None
+        if mode == "near_miss":
+            success_step = env.expert_success_step()
+            short = int(rng.integers(NEAR_MISS_STEPS_SHORT[0], NEAR_MISS_STEPS_SHORT[1] + 1))
+            self._freeze_at = None if success_step is None else max(0, success_step - short)
+        self._frozen: np.ndarray | None = None
         self._script: Iterator[np.ndarray] | None = None
 
     def act(self, ts: TimeStep) -> np.ndarray:
+        if self._frozen is not None:
+            return self._frozen
         obs = self._env.raw_observation
         if self.mode == "imposter":
             obs[4:7] += self._offset
         if self.mode == "stall" and self._env.completed >= 1:
             return np.concatenate([self._rng.normal(0.0, 0.15, 3).clip(-1, 1), [0.0]]).astype(np.float32)
-        return np.clip(self._policy.get_action(obs), -1.0, 1.0).astype(np.float32)
+        action = np.clip(self._policy.get_action(obs), -1.0, 1.0).astype(np.float32)
+        if self._freeze_at is not None and ts.info.step >= self._freeze_at:
+            self._frozen = np.array([0.0, 0.0, 0.0, action[3]], np.float32)  # stay put, keep the grip
+            return self._frozen
+        return action

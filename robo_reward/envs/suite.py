@@ -87,6 +87,7 @@ class MujocoTaskEnv:
         self.sim.forward()
         self.sim.step(100)  # let objects settle on the table
         self._t = 0
+        self._first_success: int | None = None
         self.completed = 0
         self._update_progress()
         return TimeStep(self._observe(), 0.0, False, False, self._info())
@@ -109,7 +110,9 @@ class MujocoTaskEnv:
         success = self.task.success(self.sim)
         if success:  # the task's end state implies its subtasks happened, however the policy got there (MetaWorld's rule)
             self.completed = len(self.task.subtasks)
-        terminated = (success and self.config.end_on_success) or self.task.failed(self.sim)
+        if success and self._first_success is None:
+            self._first_success = self._t
+        terminated = self.config.success_ends(self._first_success, self._t) or self.task.failed(self.sim)
         truncated = not terminated and self._t >= self.spec.max_steps
         return TimeStep(self._observe(), float(success), terminated, truncated, self._info())
 

@@ -19,7 +19,7 @@ def test_collect_a_task_outside_the_curated_seven(tmp_path, capsys):
     assert main(["collect", "--task", "mw/window-open-v3", "--episodes", "2", "--quality", "mixed", "--image-size", "32",
                  "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert sum(printed["outcomes"].values()) == 2 and set(printed["modes"]) <= {"expert", "stall", "imposter"}
+    assert sum(printed["outcomes"].values()) == 2 and set(printed["modes"]) <= {"expert", "stall", "near_miss", "imposter"}
     info = read_info(out)
     assert info.subtasks == ("reach", "manipulate") and info.tasks == ("window open",)
     assert main(["collect", "--task", "mw/window-shut-v9", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
@@ -63,3 +63,46 @@ def test_visual_shift_moves_metaworlds_cameras_lights_and_colours_not_its_layout
     finally:
         for env in (nominal, shifted, colour):
             env.close()
+
+
+def test_a_near_miss_freezes_just_before_the_experts_success():
+    """`near_miss` on any MetaWorld task: the plain expert's success step comes from a shadow run of the same seed,
+    and the near miss stops 2-4 steps short of it, holding still; physics then decides the outcome (seed 5001 of
+    pick-place: the puck held short of the goal, a partial)."""
+    import numpy as np
+
+    from robo_reward.data.recording import record_episode
+    from robo_reward.envs import SimConfig, make_env
+
+    env = make_env("mw/pick-place-v3", SimConfig(image_size=32, cameras=("front",)))
+    try:
+        expert = record_episode(env, "expert", 5001)
+        env.reset(5001)
+        assert env.expert_success_step() == expert.length - 1  # the recorder keeps the reset frame too
+        near = record_episode(env, "near_miss", 5001)
+        assert near.outcome == "partial"
+        frozen = near.actions[expert.length - 1:]  # well after the freeze: one held action to the horizon
+        assert len(frozen) > 10 and np.all(frozen == frozen[0]) and np.all(frozen[0, :3] == 0.0)
+        with pytest.raises(ValueError, match="reset with a seed"):
+            env.reset()
+            env.expert("near_miss")
+    finally:
+        env.close()
+
+
+def test_collected_metaworld_successes_hold_their_end_and_their_labels_read_success(tmp_path):
+    """MetaWorld's tasks complete on a single frame; `collect` records 10 steps past success (`--after-success`), and
+    button-press's `reach` is reached before the press (6 cm never was: its reference point sits in the housing), so
+    the labels of a recorded success meet Robo-Dopamine's completion rule themselves (they read failure before)."""
+    from robo_reward.reward.evaluate import true_progress
+    from robo_reward.reward.metrics import classify_completion
+
+    out = tmp_path / "button"
+    assert main(["collect", "--task", "mw/button-press-v3", "--episodes", "2", "--image-size", "32", "--cameras", "front",
+                 "--out", str(out)]) == 0
+    info = read_info(out)
+    for ann in info.episodes:
+        assert ann.outcome == "success"
+        reach, press = ann.subtasks
+        assert reach.end < press.end - 10  # reached before the press, and the press held for the tail
+        assert classify_completion(true_progress(ann, list(info.subtasks))) == "success"

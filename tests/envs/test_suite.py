@@ -294,3 +294,21 @@ def test_outcome_rule_by_hand():
     assert outcome_from_progress(False, 1, 2) == "partial"  # MetaWorld drawer-close: reached the handle
     with pytest.raises(ValueError, match="5 of 4 subtasks"):
         outcome_from_progress(False, 5, 4)
+
+
+def test_after_success_records_the_success_held_then_ends():
+    """`SimConfig.after_success`: the episode ends that many steps after the first success, not on it."""
+    env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",), after_success=4))
+    try:
+        ts, expert, steps, first = env.reset(3), None, 0, None
+        expert = env.expert("expert")
+        while not (ts.terminated or ts.truncated):
+            ts = env.step(expert.act(ts))
+            steps += 1
+            if ts.info.success and first is None:
+                first = steps
+        assert first is not None and steps == first + 4 and ts.terminated and ts.info.success
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="after_success"):
+        SimConfig(after_success=-1).validate()
