@@ -33,16 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 from robo_reward.config import git_revision, write_json  # noqa: E402
 from robo_reward.data.collect import CollectConfig, collect  # noqa: E402
+from robo_reward.envs.tasks.base import SHIFT_PARTS  # noqa: E402
 from robo_reward.reward.evaluate import EvalConfig, evaluate, summarize  # noqa: E402
 from robo_reward.reward.infer import PERSPECTIVES  # noqa: E402
 
 TASKS = "mw/pick-place-v3,mw/button-press-v3,mw/drawer-close-v3,mw/door-open-v3,mw/door-lock-v3"
-SPLITS = {  # name: (first seed, visual shift)
-    "train": (0, False),
-    "val": (100_000, False),
-    "val-shift": (100_000, True),
-    "test": (200_000, False),
-    "test-shift": (200_000, True),
+SPLITS = {  # name: (first seed, visual shift, shifted parts)
+    "train": (0, False, ()),
+    "val": (100_000, False, ()),
+    "val-shift": (100_000, True, tuple(SHIFT_PARTS)),
+    "test": (200_000, False, ()),
+    "test-shift": (200_000, True, tuple(SHIFT_PARTS)),
+    # diagnostics: the test shift one part at a time, the other parts drawn from the training ranges
+    **{f"test-shift-{part}": (200_000, True, (part,)) for part in SHIFT_PARTS},
 }
 KEYS = ("completion_accuracy", "auroc", "voc_mean", "auroc_vs_imposter", "auroc_vs_near_miss", "auroc_vs_stall",
         "imposter_scored_not_success", "near_miss_scored_not_success", "stage_accuracy")
@@ -54,18 +57,18 @@ def set_path(work: Path, task: str, split: str) -> Path:
 
 def _collect_one(job: tuple[str, str, int, Path]) -> dict:
     task, split, episodes, path = job
-    seed, shift = SPLITS[split]
+    seed, shift, parts = SPLITS[split]
     if (path / "meta" / "info.json").exists():
         return {"set": path.name, "skipped": True}
     summary = collect(CollectConfig(task=task, out=path, episodes=episodes, quality="mixed", seed=seed,
-                                    visual_shift=shift, overwrite=True), progress=False)
+                                    visual_shift=shift, shift_parts=parts or tuple(SHIFT_PARTS), overwrite=True), progress=False)
     return {"set": path.name, "outcomes": summary["outcomes"], "modes": summary["modes"], "seconds": summary["seconds"]}
 
 
 def cmd_collect(args) -> None:
-    sizes = {"train": args.train_episodes, "val": args.val_episodes, "val-shift": args.val_episodes,
-             "test": args.test_episodes, "test-shift": args.test_episodes}
     splits = [s for s in args.splits.split(",") if s]
+    sizes = {s: args.train_episodes if s == "train" else args.val_episodes if s.startswith("val") else args.test_episodes
+             for s in splits}
     jobs = [(task, split, sizes[split], set_path(args.workdir, task, split)) for split in splits for task in tasks(args)]
     with ProcessPoolExecutor(args.workers) as pool:
         for done in pool.map(_collect_one, jobs):
@@ -98,8 +101,7 @@ def cmd_eval(args) -> None:
     for model in args.models.split(","):
         model_dir = Path(model)
         entry: dict = {}
-        for shifted in (False, True):
-            split = f"{args.split}-shift" if shifted else args.split
+        for split in (args.split, f"{args.split}-shift", *args.also):
             pooled: list[dict] = []
             per_task = {}
             for task in tasks(args):
@@ -132,7 +134,8 @@ def main() -> None:
         p.add_argument("--workdir", type=Path, default=Path("runs/mw42"))
         p.add_argument("--tasks", default=TASKS)
     c = sub.choices["collect"]
-    c.add_argument("--splits", default=",".join(SPLITS))
+    c.add_argument("--splits", default="train,val,val-shift,test,test-shift",
+                   help=f"comma-separated, of {', '.join(SPLITS)}")
     c.add_argument("--train-episodes", type=int, default=30)
     c.add_argument("--val-episodes", type=int, default=12)
     c.add_argument("--test-episodes", type=int, default=24)
@@ -140,6 +143,8 @@ def main() -> None:
     e = sub.choices["eval"]
     e.add_argument("--models", required=True, help="comma-separated train-reward run folders")
     e.add_argument("--split", choices=("val", "test"), required=True)
+    e.add_argument("--also", type=lambda v: [s for s in v.split(",") if s], default=[],
+                   help="more sets to score, e.g. the one-part shifts test-shift-camera,test-shift-light,test-shift-colour")
     e.add_argument("--plots", type=int, default=0)
     e.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()

@@ -29,6 +29,8 @@ class CollectConfig:
     cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "comma-separated cameras"})
     seed: int = field(default=0, metadata={"help": "episode i uses seed + i: keep train and test seed ranges apart"})
     visual_shift: bool = field(default=False, metadata={"help": "out-of-distribution cameras, lights and colours"})
+    shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
+        "help": "with --visual-shift: which parts are shifted (a diagnostic: the rest stay in the training ranges)"})
     after_success: int = field(default=-1, metadata={
         "help": "control steps recorded after the task's success, the success state held, as a recording stops a moment "
                 "after the task is done (-1: the task's default: 10 on MetaWorld, whose tasks complete on a single frame, "
@@ -72,7 +74,7 @@ def collect(cfg: CollectConfig, progress: bool = True, actor: Policy | None = No
     if cfg.policy is not None and actor is None:
         raise ValueError("--policy needs the run's actor: pass robo_reward.rl.deploy.collect_actor(cfg)")
     env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift,
-                                       after_success=after_success(cfg)))
+                                       shift_parts=cfg.shift_parts, after_success=after_success(cfg)))
     if cfg.random_actions:
         actor = RandomActor(env.spec.action.dim, cfg.seed)
     start = time.perf_counter()

@@ -46,7 +46,7 @@ class TrainConfig:
         "help": "> 0: an auxiliary head predicts each frame's observation.environment_state (object and target "
                 "positions, recorded by `collect`) from the per-view features, with this weight on its squared error, so "
                 "that the features a policy reads (rl --obs state+grm) keep where things are; every episode must record it"})
-    augment: str = field(default="strong", metadata={
+    augment: str = field(default="strong-colour", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "
                 "strong-colour (strong with wider light and colour gains and a random colour matrix) | strong-repaint "

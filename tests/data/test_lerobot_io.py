@@ -113,3 +113,15 @@ def test_missing_video_is_named(mixed_dataset, tmp_path):
 def test_not_a_dataset(tmp_path):
     with pytest.raises(DatasetError, match="not a LeRobot dataset"):
         read_info(tmp_path)
+
+
+def test_after_success_defaults_by_task_family_and_refuses_nonsense(tmp_path):
+    """`collect --after-success`: -1 resolves to the task family's tail (MetaWorld 10 steps, the suite 0); a given
+    value is kept; below -1 is refused by name."""
+    from robo_reward.data.collect import METAWORLD_AFTER_SUCCESS, CollectConfig, after_success
+
+    assert after_success(CollectConfig(task="mw/button-press-v3", out=tmp_path)) == METAWORLD_AFTER_SUCCESS == 10
+    assert after_success(CollectConfig(task="pick-place", out=tmp_path)) == 0
+    assert after_success(CollectConfig(task="pick-place", out=tmp_path, after_success=3)) == 3
+    with pytest.raises(ValueError, match="--after-success"):
+        CollectConfig(task="pick-place", out=tmp_path, after_success=-2).validate()
