@@ -138,3 +138,19 @@ def test_metrics():
     assert auroc([0.1], [0.9]) == 0.0
     assert auroc([0.5], [0.5]) == 0.5
     assert auroc([], [0.1]) is None
+
+
+def test_a_modes_negatives_are_its_episodes_physics_did_not_call_success():
+    """A MetaWorld near miss can slide home (labelled success by physics): it is not a negative of auroc_vs_near_miss
+    nor counted in near_miss_scored_not_success."""
+    from robo_reward.reward.evaluate import summarize
+
+    def row(mode, outcome, final, pred):
+        return {"episode": 0, "mode": mode, "outcome": outcome, "length": 10, "true/pred": outcome,
+                "fused/final": final, "fused/voc": 1.0, "fused/pred": pred, "fused/mae": 0.0}
+
+    rows = [row("expert", "success", 0.9, "success"), row("near_miss", "success", 0.95, "success"),
+            row("near_miss", "partial", 0.5, "partial"), row("stall", "success", 0.92, "success")]
+    m = summarize(rows, curves=("fused",))
+    assert m["auroc_vs_near_miss"] == 1.0 and m["near_miss_scored_not_success"] == 1.0
+    assert "auroc_vs_stall" not in m  # every stall succeeded: no negatives of that mode
