@@ -78,10 +78,11 @@ def test_a_bc_policy_through_the_bridge_drives_a_joint_commanded_arm_as_in_the_s
             env.close()
         runs[control] = np.array(states)
     # the same episode up to the suite's TCP lag: its ee control aims from the TCP a 2 ms substep behind, the bridge from
-    # the joints' exact kinematics, and the difference adds up (measured: joints within 0.032 rad, TCP within 1.1 cm
-    # after 8 steps); a bridge with wrong kinematics, units or gripper sign is off by far more
+    # the joints' exact kinematics, and the difference adds up with the policy's speed (measured: joints within 0.032
+    # rad, TCP within 1.1 cm after 8 steps; 1.6 cm with the policy trained on a GRM of train-reward's strong-colour
+    # default); a bridge with wrong kinematics, units or gripper sign is off by far more
     np.testing.assert_allclose(runs["joint"][:, :7], runs["ee"][:, :7], atol=0.05)
-    np.testing.assert_allclose(runs["joint"][:, 15:], runs["ee"][:, 15:], atol=0.015)
+    np.testing.assert_allclose(runs["joint"][:, 15:], runs["ee"][:, 15:], atol=0.02)
     np.testing.assert_allclose(runs["joint"][:, 14], runs["ee"][:, 14], atol=2e-3)  # the gripper
     assert np.abs(runs["ee"][-1, :7] - runs["ee"][0, :7]).max() > 1e-3  # the arm moved
 
