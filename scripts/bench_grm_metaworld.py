@@ -3,9 +3,15 @@
 `train-reward` on some seeds, scored by `eval-reward` on others, rendered as trained and under
 `--visual-shift` (cameras moved and turned, lights and colours changed).
 
-Seed ranges, kept apart: train 0.., validation 100,000.. (settings are chosen here), test 200,000.. (reported).
-The shifted sets replay the same seeds under a shifted scene, so a test episode and its shifted twin differ
-only in how they look.
+Seed ranges, kept apart: train 0..97,000 (each task its own thousand: below), validation 100,000.. (settings are
+chosen here), test 200,000.. (reported). The shifted sets replay the same seeds under a shifted scene, so a test
+episode and its shifted twin differ only in how they look.
+
+A training set's mix (which episodes are imposters, near misses, stalls; which side an imposter misses on) is
+drawn from its seeds. Shared training seeds would give every task the same draws: the first training sets did,
+and all 25 of their imposters missed on the same side (5 draws, each repeated in 5 tasks), so the models never saw
+an arm miss to the other side and called those test imposters partial. Each task's training seeds therefore start
+at 1,000 x (crc32 of its name mod 97). Validation and test seeds stay shared: they only score.
 
   # the sets (run once; each set is a dataset folder under WORK/data)
   .venv/bin/python scripts/bench_grm_metaworld.py collect --workdir runs/mw42
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import zlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -51,13 +58,23 @@ KEYS = ("completion_accuracy", "auroc", "voc_mean", "auroc_vs_imposter", "auroc_
         "imposter_scored_not_success", "near_miss_scored_not_success", "stage_accuracy")
 
 
+TRAIN_SEED_STRIDE = 1000  # training episodes per task at most
+
+
+def first_seed(task: str, split: str) -> int:
+    """The split's first seed; training sets get a task's own range (see the module docstring)."""
+    seed = SPLITS[split][0]
+    return seed + TRAIN_SEED_STRIDE * (zlib.crc32(task.encode()) % 97) if split == "train" else seed
+
+
 def set_path(work: Path, task: str, split: str) -> Path:
     return work / "data" / f"{task.replace('/', '_')}-{split}"
 
 
 def _collect_one(job: tuple[str, str, int, Path]) -> dict:
     task, split, episodes, path = job
-    seed, shift, parts = SPLITS[split]
+    _, shift, parts = SPLITS[split]
+    seed = first_seed(task, split)
     if (path / "meta" / "info.json").exists():
         return {"set": path.name, "skipped": True}
     summary = collect(CollectConfig(task=task, out=path, episodes=episodes, quality="mixed", seed=seed,
@@ -67,6 +84,8 @@ def _collect_one(job: tuple[str, str, int, Path]) -> dict:
 
 def cmd_collect(args) -> None:
     splits = [s for s in args.splits.split(",") if s]
+    if "train" in splits and args.train_episodes > TRAIN_SEED_STRIDE:
+        raise SystemExit(f"--train-episodes {args.train_episodes}: at most {TRAIN_SEED_STRIDE} (each task's seed range)")
     sizes = {s: args.train_episodes if s == "train" else args.val_episodes if s.startswith("val") else args.test_episodes
              for s in splits}
     jobs = [(task, split, sizes[split], set_path(args.workdir, task, split)) for split in splits for task in tasks(args)]

@@ -36,6 +36,8 @@ REACH_DISTANCE = 0.06  # metres between the hand and the object's reference poin
 MAX_STEPS = 60  # control steps per episode (3 s at 20 Hz)
 SHIFTED_CAMERAS = ("corner", "corner2")  # the fixed ones we expose (gripperPOV rides on the arm)
 CAMERA_TURN_DEG = (2.0, 5.0)  # a shifted camera also turns this much about a random axis
+NOT_OBJECTS = ("base", "mocap", "tablelink", "RetainingWall")  # the Sawyer, its mocap target, the table, the walls
+TABLE_MATERIALS = ("table_wood",)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,19 @@ def reset_raw(env, seed: int | None) -> np.ndarray:
     return env.reset()[0]
 
 
+def object_geoms(model) -> list[list[int]]:
+    """The geoms of each object in the scene (one list per body hanging from the world), the robot, the table and
+    the room left out: what the suite's colour shift recolours, one jitter per object."""
+    groups: dict[int, list[int]] = {}
+    for g in range(model.ngeom):
+        body = model.geom_bodyid[g]
+        while body and model.body_parentid[body]:
+            body = model.body_parentid[body]
+        if body and model.body(body).name not in NOT_OBJECTS:
+            groups.setdefault(int(body), []).append(g)
+    return list(groups.values())
+
+
 def nominal_appearance(model) -> dict[str, np.ndarray]:
     """What a visual shift starts from each episode: lights, material and geom colours, the fixed cameras' poses."""
     base = {"light_diffuse": model.light_diffuse.copy(), "light_pos": model.light_pos.copy(),
@@ -135,23 +150,34 @@ def nominal_appearance(model) -> dict[str, np.ndarray]:
 
 
 def apply_shift(model, base: dict[str, np.ndarray], rng: np.random.Generator, parts: tuple[str, ...]) -> None:
-    """One episode's shifted scene, drawn from `rng` (the suite's shifted Appearance ranges): lights scaled and
-    moved, materials tinted (the table's wood texture included) and every geom's colour jittered, the fixed
-    cameras moved 3-6 cm and turned 2-5 degrees. Only `parts` (camera, light, colour) leave the nominal scene."""
+    """One episode's shifted scene, drawn from `rng` (the suite's shifted Appearance ranges, applied as the suite
+    applies them): lights scaled and moved; the table tinted (its wood texture kept) and each object's colours moved
+    by one jitter per object; the fixed cameras moved 3-6 cm and turned 2-5 degrees. The robot, the floor and the
+    walls keep their colours: a real arm's scene changes between training and use, the arm is not repainted. Only
+    `parts` (camera, light, colour) leave the nominal scene."""
     unknown = sorted(set(parts) - set(SHIFT_PARTS))
     if unknown:
         raise ValueError(f"visual-shift parts {unknown} unknown; choose from {list(SHIFT_PARTS)}")
     app = Appearance.sample(rng, True)
     turns = {cam: (rng.normal(size=3), np.deg2rad(rng.uniform(*CAMERA_TURN_DEG))) for cam in SHIFTED_CAMERAS}
-    jitter = rng.uniform(-app.color_jitter, app.color_jitter, (model.ngeom, 3))
+    groups = object_geoms(model)
+    jitter = rng.uniform(-app.color_jitter, app.color_jitter, (len(groups), 3))
     for name in ("light_diffuse", "light_pos", "mat_rgba", "geom_rgba"):  # nominal first: a part left out stays so
         getattr(model, name)[:] = base[name]
     if "light" in parts:
         model.light_diffuse[:] = base["light_diffuse"] * app.light_scale
         model.light_pos[:] = base["light_pos"] + app.light_offset * np.where(np.arange(model.nlight) % 2, -1.0, 1.0)[:, None]
     if "colour" in parts:
-        model.mat_rgba[:, :3] = np.clip(base["mat_rgba"][:, :3] * app.table_tint, 0.0, 1.0)
-        model.geom_rgba[:, :3] = np.clip(base["geom_rgba"][:, :3] + jitter, 0.0, 1.0)
+        for name in TABLE_MATERIALS:
+            mid = model.material(name).id
+            model.mat_rgba[mid, :3] = np.clip(base["mat_rgba"][mid, :3] * app.table_tint, 0.0, 1.0)
+        for geoms, shift in zip(groups, jitter, strict=True):
+            for g in geoms:  # a geom with a material shows the material's colour: move that one
+                mid = model.geom_matid[g]
+                if mid >= 0:
+                    model.mat_rgba[mid, :3] = np.clip(base["mat_rgba"][mid, :3] + shift, 0.0, 1.0)
+                else:
+                    model.geom_rgba[g, :3] = np.clip(base["geom_rgba"][g, :3] + shift, 0.0, 1.0)
     for cam in SHIFTED_CAMERAS:
         cid = model.camera(cam).id
         model.cam_pos[cid] = base[f"pos_{cam}"] + (app.camera_offset if "camera" in parts else 0.0)

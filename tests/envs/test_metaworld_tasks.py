@@ -65,6 +65,33 @@ def test_visual_shift_moves_metaworlds_cameras_lights_and_colours_not_its_layout
             env.close()
 
 
+def test_metaworlds_colour_shift_repaints_objects_and_table_not_the_robot():
+    """The colour part follows the suite's: the table tinted, each object moved by one colour jitter (through its
+    materials), the robot, floor and walls as rendered in training; a real arm is not repainted between uses."""
+    import numpy as np
+
+    from robo_reward.envs import SimConfig, make_env
+    from robo_reward.envs.metaworld import object_geoms
+
+    nominal = make_env("mw/button-press-v3", SimConfig(image_size=32, cameras=("front",)))
+    colour = make_env("mw/button-press-v3", SimConfig(image_size=32, cameras=("front",), visual_shift=True,
+                                                      shift_parts=("colour",)))
+    try:
+        nominal.reset(5), colour.reset(5)
+        a, b = nominal._env.model, colour._env.model
+        objects = {g for group in object_geoms(b) for g in group}
+        assert objects and {b.body(b.geom_bodyid[g]).name for g in objects} >= {"button", "buttonbox"}
+        others = [g for g in range(b.ngeom) if g not in objects]
+        np.testing.assert_array_equal(a.geom_rgba[others], b.geom_rgba[others])  # robot links, floor, walls
+        robot_materials = {int(b.geom_matid[g]) for g in others if b.geom_matid[g] >= 0} - {b.material("table_wood").id}
+        np.testing.assert_array_equal(a.mat_rgba[sorted(robot_materials)], b.mat_rgba[sorted(robot_materials)])
+        assert not np.array_equal(a.mat_rgba[b.material("table_wood").id], b.mat_rgba[b.material("table_wood").id])
+        assert not np.array_equal(a.mat_rgba[b.material("btn_yellow").id], b.mat_rgba[b.material("btn_yellow").id])
+    finally:
+        nominal.close()
+        colour.close()
+
+
 def test_a_near_miss_freezes_just_before_the_experts_success():
     """`near_miss` on any MetaWorld task: the plain expert's success step comes from a shadow run of the same seed,
     and the near miss stops 2-4 steps short of it, holding still; physics then decides the outcome (seed 5001 of
