@@ -55,6 +55,9 @@ class RewardConfig:
                                                           "alias": "--judge-hold"})
     judge_uncertainty: float = field(default=Judge.max_uncertainty, metadata={
         "help": "with --success-from model: the most spread", "alias": "--judge-uncertainty"})
+    judge_any_stage: bool = field(default=False, metadata={
+        "help": "with --success-from model: any subtask will do, not only the last (a model whose stage head does not "
+                "know this task's subtasks)", "alias": "--judge-any-stage"})
     gamma: float = field(default=0.99, metadata={"help": "the shaping's discount: the critic's own (set from it)", "cli": False})
 
     def __post_init__(self) -> None:
@@ -83,7 +86,7 @@ class RewardConfig:
 
     @property
     def judge(self) -> Judge:
-        return Judge(self.judge_progress, self.judge_hold, self.judge_uncertainty)
+        return Judge(self.judge_progress, self.judge_hold, self.judge_uncertainty, final_stage=not self.judge_any_stage)
 
     @property
     def model(self) -> Path | None:

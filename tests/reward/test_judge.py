@@ -24,6 +24,12 @@ def test_the_judge_wants_hold_convinced_readings_in_a_row():
     assert said == [False] * 8 + [True]
     assert first_success(Judge(0.9, 3, 0.1), 4, *zip(*readings)) == 8
     assert first_success(Judge(0.9, 4, 0.1), 4, *zip(*readings)) is None
+    # --judge-any-stage: readings in other subtasks count too
+    early = [(0.95, 3, 0.05), (0.95, 2, 0.05), (0.95, 2, 0.05), (0.95, 3, 0.05)]
+    any_stage = RewardConfig(source="grm:x", success="model", judge_progress=0.9, judge_hold=2, judge_uncertainty=0.1,
+                             judge_any_stage=True).judge
+    assert first_success(any_stage, 4, *zip(*early)) == 1
+    assert first_success(Judge(0.9, 2, 0.1), 4, *zip(*early)) is None
     with pytest.raises(ValueError, match="judge"):
         Judge(progress=0.0)
     with pytest.raises(ValueError, match="--success-from model needs a grm reward"):

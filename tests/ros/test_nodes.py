@@ -17,7 +17,7 @@ from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.rl.config import PRE_REDESIGN, rl_config
 from robo_reward.reward.infer import Scorer, StreamingScorer
-from robo_reward.ros.messages import image_msg, joint_state_msg
+from robo_reward.ros.messages import STATUS_TOPIC, image_msg, joint_state_msg
 from robo_reward.ros.profiles import load_profile
 
 pytestmark = pytest.mark.ros
@@ -53,13 +53,15 @@ def test_ros_env_matches_in_process_env(ros):
         local.close()
 
 
-def test_reward_node_matches_in_process_scorer(ros, tiny_grm):
+def _stream_through_reward_node(ros, tiny_grm, steps: int = 10, **params):
+    """Ten lockstep sim frames through reward_node (started with `params`): what it published per frame stamp,
+    the frames' stamps in order, and the in-process streaming scorer's readings of the same frames."""
     from sensor_msgs.msg import JointState
 
     from robo_reward.ros.qos import RELIABLE_QOS
 
     ros.start("sim_robot_node", task="pick-place", lockstep=True)
-    reward = ros.start("reward_node", model=str(tiny_grm), sim_status=True, slop_s=0.0)
+    reward = ros.start("reward_node", model=str(tiny_grm), sim_status=True, slop_s=0.0, **params)
     env = RosRobotEnv(*PP, RosEnvConfig(timeout_s=60))
     got: dict[float, list[float]] = {}
     env.node.create_subscription(JointState, "/robo_reward/reward",
@@ -67,11 +69,14 @@ def test_reward_node_matches_in_process_scorer(ros, tiny_grm):
                                  RELIABLE_QOS)
     try:
         assert spin_until(env.node, lambda: env.node.count_publishers("/robo_reward/reward") > 0, 60), ros.log(reward)
-        time.sleep(1.0)  # reward node's subscriptions match
+        # camera subscriptions are best effort: a frame sent before the node's subscriptions are discovered is lost.
+        # Its status subscription comes last (the env holds the other one)
+        assert spin_until(env.node, lambda: env.node.count_subscribers(STATUS_TOPIC) >= 2, 60), ros.log(reward)
+        time.sleep(1.0)  # and the sim's publishers match them
         rng = np.random.default_rng(1)
         frames, stamps = [], []
         ts = env.reset(21)
-        for _ in range(10):
+        for _ in range(steps):
             frames.append(ts.obs.images)
             stamps.append(env.latest.stamp)
             # camera subscriptions are best effort (sensor-data QoS): pace the lockstep sim to the scorer
@@ -81,11 +86,35 @@ def test_reward_node_matches_in_process_scorer(ros, tiny_grm):
         env.close()
     model, tasks, _ = load_checkpoint(tiny_grm)
     stream = StreamingScorer(Scorer(model, tasks), PP[0])
-    want = [stream.step(f) for f in frames]
-    np.testing.assert_allclose([got[s][0] for s in stamps], [w.progress for w in want], atol=1e-5)
-    np.testing.assert_allclose([got[s][2] for s in stamps], [w.uncertainty for w in want], atol=1e-5)
-    assert [int(got[s][1]) for s in stamps] == [w.stage for w in want]
-    assert all(got[s][4] >= 0 for s in stamps)  # latency, ms
+    return [got[s] for s in stamps], [stream.step(f) for f in frames], len(stream.names)
+
+
+def test_reward_node_matches_in_process_scorer(ros, tiny_grm):
+    got, want, _ = _stream_through_reward_node(ros, tiny_grm)
+    np.testing.assert_allclose([g[0] for g in got], [w.progress for w in want], atol=1e-5)
+    np.testing.assert_allclose([g[2] for g in got], [w.uncertainty for w in want], atol=1e-5)
+    assert [int(g[1]) for g in got] == [w.stage for w in want]
+    assert all(g[4] >= 0 for g in got)  # latency, ms
+    assert not any(g[5] for g in got)  # no verdicts unless the model judges success
+
+
+def test_reward_node_judges_success_and_holds_the_verdict(ros, tiny_grm):
+    """success_from:=model: `judged_success` turns 1 where the judge, fed the in-process readings, first calls the
+    episode done, and stays 1 (the episode is over: nothing more is paid) until the next reset."""
+    from robo_reward.reward.judge import Judge, first_success
+
+    # the tiny model (20 steps) never reads the last subtask in ten random steps: any stage, a low bar, a hold of 3
+    judge = Judge(progress=0.01, hold=3, max_uncertainty=10.0, final_stage=False)
+    got, want, stages = _stream_through_reward_node(ros, tiny_grm, success_from="model", judge_progress=judge.progress,
+                                                    judge_hold=judge.hold, judge_uncertainty=judge.max_uncertainty,
+                                                    judge_any_stage=True)
+    # the judge reads the steps after the reset frame, as in `rl --success-from model` (OnlineReward)
+    after = first_success(judge, stages, *zip(*[(w.progress, w.stage, w.uncertainty) for w in want[1:]]))
+    assert after is not None, [w.progress for w in want]  # else the checks below would pass vacuously
+    at = 1 + after
+    assert [g[5] for g in got] == [float(t >= at) for t in range(len(got))]
+    assert got[at][3] > 0.5  # r_gold, once, at the verdict
+    assert all(g[3] == 0.0 for g in got[at + 1:])
 
 
 class FakeArm:

@@ -1,6 +1,10 @@
 """Streams the GRM over live cameras: N camera topics + joint states, approximately synced, one
 streaming-scorer step per synced set; publishes progress, stage, uncertainty and the PBRS-shaped
 reward stamped with the source images' stamp, and logs its latency (stamp -> publish) p50/p99.
+With `success_from:=model` it also judges success (robo_reward.reward.judge: Φ high in the last stage, sure
+of it, for `judge_hold` steps) and says so in `judged_success`, held at 1 until the episode resets: a real arm's
+episode can then end without an operator (the shaped reward then pays r_gold once, at the verdict, as
+`rl --success-from model` does).
 
 Output: sensor_msgs/JointState on /robo_reward/reward used as a stamped named record (names
 REWARD_FIELDS, values in `position`): the message wheels hold no custom types."""
@@ -18,6 +22,7 @@ from std_srvs.srv import Trigger
 
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.reward.infer import DEFAULT_FUSION
+from robo_reward.reward.judge import Judge
 from robo_reward.reward.online import OnlineReward, RewardConfig
 from robo_reward.ros.convert import ImageError
 from robo_reward.ros.messages import RESET_TOPIC, REWARD_TOPIC_PREFIX, STATUS_TOPIC, parse_status, stamp_seconds, to_rgb
@@ -27,7 +32,7 @@ from robo_reward.types import Observation, TimeStep
 from robo_reward_ros.common import RELIABLE_QOS, SENSOR_QOS, spin
 
 NO_STATE = np.zeros(0, np.float32)  # the reward reads the cameras only
-REWARD_FIELDS = ("progress", "stage", "uncertainty", "shaped_reward", "latency_ms")
+REWARD_FIELDS = ("progress", "stage", "uncertainty", "shaped_reward", "latency_ms", "judged_success")
 
 
 class RewardNode(Node):
@@ -47,9 +52,16 @@ class RewardNode(Node):
         self.cameras = model.cfg.cameras
         # the reward the learner is paid, defined once (robo_reward.reward.online): pbrs on the model's Φ; gold comes
         # from the environment, which this node does not see
+        judge = Judge()
         rcfg = RewardConfig(source=f"grm:{model_dir}", shaping="pbrs", gamma=self.gamma,
-                            fusion=self.declare_parameter("fusion", DEFAULT_FUSION).value)
+                            fusion=self.declare_parameter("fusion", DEFAULT_FUSION).value,
+                            success=self.declare_parameter("success_from", "env").value,
+                            judge_progress=float(self.declare_parameter("judge_progress", judge.progress).value),
+                            judge_hold=int(self.declare_parameter("judge_hold", judge.hold).value),
+                            judge_uncertainty=float(self.declare_parameter("judge_uncertainty", judge.max_uncertainty).value),
+                            judge_any_stage=bool(self.declare_parameter("judge_any_stage", not judge.final_stage).value))
         self.reward = OnlineReward(rcfg, task, "cpu", loaded=(model, tasks))
+        self.model_judges = rcfg.success == "model"
         # with the sim, its status joins each set: a new episode's first frame resets the stream
         # in order (a reset topic can race the first frame); a real arm resets via topic or service
         self.sim_status = bool(self.declare_parameter("sim_status", False).value)
@@ -71,6 +83,7 @@ class RewardNode(Node):
         self.log_every = float(self.declare_parameter("log_every_s", 10.0).value)
         self._last_log = time.monotonic()
         self.fresh = True
+        self.judged = False  # the judge's verdict on this episode (latched: the arm is done until the next reset)
         self.errors = 0
         self.get_logger().info(f"scoring {task!r} from {[p.cameras[c] for c in self.cameras]} at {p.image_size}")
 
@@ -107,15 +120,20 @@ class RewardNode(Node):
                 self.reset_episode()
             self.episode = st.episode
         ts = TimeStep(Observation(images, NO_STATE, 0.0), 0.0, False, False)  # success is the environment's to say
+        if self.fresh:
+            self.judged = False
         step = self.reward.reset(ts) if self.fresh else self.reward.step(ts)
         self.fresh = False
+        shaped = 0.0 if self.judged else float(step.reward.total)  # after the verdict the episode is over: nothing paid
+        self.judged = self.judged or (self.model_judges and step.success)
         stamp = synced.items["joints"].header.stamp
         msg = JointState()
         msg.header.stamp = stamp
         msg.name = list(REWARD_FIELDS)
         now = self.get_clock().now().nanoseconds * 1e-9
         latency_ms = (now - synced.stamp) * 1e3
-        msg.position = [float(step.phi), float(step.stage), float(step.uncertainty), float(step.reward.total), float(latency_ms)]
+        msg.position = [float(step.phi), float(step.stage), float(step.uncertainty), shaped, float(latency_ms),
+                        float(self.judged)]
         self.pub.publish(msg)
         self.latencies.append(latency_ms)
         if time.monotonic() - self._last_log > self.log_every and self.latencies:
