@@ -47,6 +47,8 @@ from robo_reward.reward.infer import PERSPECTIVES  # noqa: E402
 TASKS = "mw/pick-place-v3,mw/button-press-v3,mw/drawer-close-v3,mw/door-open-v3,mw/door-lock-v3"
 SPLITS = {  # name: (first seed, visual shift, shifted parts)
     "train": (0, False, ()),
+    # the same training episodes, each in a scene drawn from the suite's training ranges (collect --randomize-appearance)
+    "train-random": (0, False, ()),
     "val": (100_000, False, ()),
     "val-shift": (100_000, True, tuple(SHIFT_PARTS)),
     "test": (200_000, False, ()),
@@ -64,7 +66,7 @@ TRAIN_SEED_STRIDE = 1000  # training episodes per task at most
 def first_seed(task: str, split: str) -> int:
     """The split's first seed; training sets get a task's own range (see the module docstring)."""
     seed = SPLITS[split][0]
-    return seed + TRAIN_SEED_STRIDE * (zlib.crc32(task.encode()) % 97) if split == "train" else seed
+    return seed + TRAIN_SEED_STRIDE * (zlib.crc32(task.encode()) % 97) if split.startswith("train") else seed
 
 
 def set_path(work: Path, task: str, split: str) -> Path:
@@ -78,15 +80,16 @@ def _collect_one(job: tuple[str, str, int, Path]) -> dict:
     if (path / "meta" / "info.json").exists():
         return {"set": path.name, "skipped": True}
     summary = collect(CollectConfig(task=task, out=path, episodes=episodes, quality="mixed", seed=seed,
-                                    visual_shift=shift, shift_parts=parts or tuple(SHIFT_PARTS), overwrite=True), progress=False)
+                                    visual_shift=shift, shift_parts=parts or tuple(SHIFT_PARTS),
+                                    randomize_appearance=split == "train-random", overwrite=True), progress=False)
     return {"set": path.name, "outcomes": summary["outcomes"], "modes": summary["modes"], "seconds": summary["seconds"]}
 
 
 def cmd_collect(args) -> None:
     splits = [s for s in args.splits.split(",") if s]
-    if "train" in splits and args.train_episodes > TRAIN_SEED_STRIDE:
+    if any(s.startswith("train") for s in splits) and args.train_episodes > TRAIN_SEED_STRIDE:
         raise SystemExit(f"--train-episodes {args.train_episodes}: at most {TRAIN_SEED_STRIDE} (each task's seed range)")
-    sizes = {s: args.train_episodes if s == "train" else args.val_episodes if s.startswith("val") else args.test_episodes
+    sizes = {s: args.train_episodes if s.startswith("train") else args.val_episodes if s.startswith("val") else args.test_episodes
              for s in splits}
     jobs = [(task, split, sizes[split], set_path(args.workdir, task, split)) for split in splits for task in tasks(args)]
     with ProcessPoolExecutor(args.workers) as pool:
@@ -95,7 +98,7 @@ def cmd_collect(args) -> None:
 
 
 def cmd_train_args(args) -> None:
-    print(" ".join(f"--data {set_path(args.workdir, task, 'train')}" for task in tasks(args)))
+    print(" ".join(f"--data {set_path(args.workdir, task, args.split)}" for task in tasks(args)))
 
 
 def _read_rows(csv: Path) -> list[dict]:
@@ -159,6 +162,7 @@ def main() -> None:
     c.add_argument("--val-episodes", type=int, default=12)
     c.add_argument("--test-episodes", type=int, default=24)
     c.add_argument("--workers", type=int, default=2)
+    sub.choices["train-args"].add_argument("--split", choices=("train", "train-random"), default="train")
     e = sub.choices["eval"]
     e.add_argument("--models", required=True, help="comma-separated train-reward run folders")
     e.add_argument("--split", choices=("val", "test"), required=True)

@@ -29,6 +29,9 @@ class CollectConfig:
     cameras: tuple[str, ...] = field(default=("front", "side", "wrist"), metadata={"help": "comma-separated cameras"})
     seed: int = field(default=0, metadata={"help": "episode i uses seed + i: keep train and test seed ranges apart"})
     visual_shift: bool = field(default=False, metadata={"help": "out-of-distribution cameras, lights and colours"})
+    randomize_appearance: bool = field(default=False, metadata={
+        "help": "MetaWorld: per-episode lights, table tint, object colours and camera placement within the suite's "
+                "training ranges (training data for a model that must hold up under --visual-shift)"})
     shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
         "help": "with --visual-shift: which parts are shifted (a diagnostic: the rest stay in the training ranges)"})
     after_success: int = field(default=-1, metadata={
@@ -74,6 +77,7 @@ def collect(cfg: CollectConfig, progress: bool = True, actor: Policy | None = No
     if cfg.policy is not None and actor is None:
         raise ValueError("--policy needs the run's actor: pass robo_reward.rl.deploy.collect_actor(cfg)")
     env = make_env(cfg.task, SimConfig(image_size=cfg.image_size, cameras=cfg.cameras, visual_shift=cfg.visual_shift,
+                                       randomize_appearance=cfg.randomize_appearance,
                                        shift_parts=cfg.shift_parts, after_success=after_success(cfg)))
     if cfg.random_actions:
         actor = RandomActor(env.spec.action.dim, cfg.seed)

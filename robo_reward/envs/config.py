@@ -21,6 +21,9 @@ class SimConfig:
         "help": "with end_on_success: the episode ends this many control steps after the first success, not on it (a "
                 "recording's tail, the success state held); the outcome is judged on the last step"})
     visual_shift: bool = field(default=False, metadata={"help": "move cameras and change lights/colours beyond training ranges"})
+    randomize_appearance: bool = field(default=False, metadata={
+        "help": "MetaWorld: draw each episode's lights, table tint, object colours and camera placement from the "
+                "suite's training ranges (the suite always does; MetaWorld otherwise renders every episode alike)"})
     shift_parts: tuple[str, ...] = field(default=("camera", "light", "colour"), metadata={
         "help": "which parts of --visual-shift apply (a diagnostic; the rest stay in the training ranges)"})
 

@@ -6,7 +6,8 @@ come from physical events MetaWorld reports (hand near the object, object graspe
 MetaWorld runs at 80 Hz: each of our control steps repeats the action round(80 / control_hz) times.
 MetaWorld renders every episode alike; `SimConfig.visual_shift` moves and turns its fixed cameras and
 changes its lights and colours per episode (the suite's shifted ranges), for a reward model's test under
-a scene it was not trained on."""
+a scene it was not trained on; `SimConfig.randomize_appearance` draws them from the suite's training ranges
+instead (training data, as the suite's own episodes always are)."""
 
 from __future__ import annotations
 
@@ -149,16 +150,17 @@ def nominal_appearance(model) -> dict[str, np.ndarray]:
     return base
 
 
-def apply_shift(model, base: dict[str, np.ndarray], rng: np.random.Generator, parts: tuple[str, ...]) -> None:
-    """One episode's shifted scene, drawn from `rng` (the suite's shifted Appearance ranges, applied as the suite
-    applies them): lights scaled and moved; the table tinted (its wood texture kept) and each object's colours moved
-    by one jitter per object; the fixed cameras moved 3-6 cm and turned 2-5 degrees. The robot, the floor and the
-    walls keep their colours: a real arm's scene changes between training and use, the arm is not repainted. Only
-    `parts` (camera, light, colour) leave the nominal scene."""
+def apply_shift(model, base: dict[str, np.ndarray], rng: np.random.Generator, parts: tuple[str, ...],
+                shift: bool = True) -> None:
+    """One episode's scene, drawn from `rng` (the suite's Appearance ranges, applied as the suite applies them):
+    lights scaled and moved; the table tinted (its wood texture kept) and each object's colours moved by one jitter
+    per object; the fixed cameras moved (with `shift` 3-6 cm and turned 2-5 degrees; without, the training ranges:
+    1 cm, no turn). The robot, the floor and the walls keep their colours: a real arm's scene changes between
+    training and use, the arm is not repainted. Only `parts` (camera, light, colour) leave the nominal scene."""
     unknown = sorted(set(parts) - set(SHIFT_PARTS))
     if unknown:
         raise ValueError(f"visual-shift parts {unknown} unknown; choose from {list(SHIFT_PARTS)}")
-    app = Appearance.sample(rng, True)
+    app = Appearance.sample(rng, shift)
     turns = {cam: (rng.normal(size=3), np.deg2rad(rng.uniform(*CAMERA_TURN_DEG))) for cam in SHIFTED_CAMERAS}
     groups = object_geoms(model)
     jitter = rng.uniform(-app.color_jitter, app.color_jitter, (len(groups), 3))
@@ -171,18 +173,18 @@ def apply_shift(model, base: dict[str, np.ndarray], rng: np.random.Generator, pa
         for name in TABLE_MATERIALS:
             mid = model.material(name).id
             model.mat_rgba[mid, :3] = np.clip(base["mat_rgba"][mid, :3] * app.table_tint, 0.0, 1.0)
-        for geoms, shift in zip(groups, jitter, strict=True):
+        for geoms, moved in zip(groups, jitter, strict=True):
             for g in geoms:  # a geom with a material shows the material's colour: move that one
                 mid = model.geom_matid[g]
                 if mid >= 0:
-                    model.mat_rgba[mid, :3] = np.clip(base["mat_rgba"][mid, :3] + shift, 0.0, 1.0)
+                    model.mat_rgba[mid, :3] = np.clip(base["mat_rgba"][mid, :3] + moved, 0.0, 1.0)
                 else:
-                    model.geom_rgba[g, :3] = np.clip(base["geom_rgba"][g, :3] + shift, 0.0, 1.0)
+                    model.geom_rgba[g, :3] = np.clip(base["geom_rgba"][g, :3] + moved, 0.0, 1.0)
     for cam in SHIFTED_CAMERAS:
         cid = model.camera(cam).id
         model.cam_pos[cid] = base[f"pos_{cam}"] + (app.camera_offset if "camera" in parts else 0.0)
         model.cam_quat[cid] = base[f"quat_{cam}"]
-        if "camera" in parts:
+        if "camera" in parts and shift:
             axis, angle = turns[cam]
             turn = np.zeros(4)
             mujoco.mju_axisAngle2Quat(turn, axis / np.linalg.norm(axis), angle)
@@ -216,7 +218,8 @@ class MetaWorldEnv:
         self._repeat = action_repeat(config.control_hz)
         self._renderer: mujoco.Renderer | None = None
         self._arm_qadr = np.array([self._env.model.jnt_qposadr[self._env.model.joint(f"right_j{i}").id] for i in range(7)])
-        self._nominal = nominal_appearance(self._env.model) if config.visual_shift else None
+        drawn = config.visual_shift or config.randomize_appearance
+        self._nominal = nominal_appearance(self._env.model) if drawn else None
         self._obs = np.zeros(39)
         self._info: dict = {}
         self._t = 0
@@ -236,8 +239,9 @@ class MetaWorldEnv:
         self._rng = np.random.default_rng(None if seed is None else [seed, 1])
         if self._nominal is not None:  # before the reset, whose forward pass places the cameras; its own stream: the
             # layout and the expert's draws are the unshifted episode's
+            shift = self.config.visual_shift
             apply_shift(self._env.model, self._nominal, np.random.default_rng(None if seed is None else [seed, 2]),
-                        self.config.shift_parts)
+                        self.config.shift_parts if shift else tuple(SHIFT_PARTS), shift)
         self._obs = reset_raw(self._env, seed)
         self._t = 0
         self.completed = 0

@@ -92,6 +92,40 @@ def test_metaworlds_colour_shift_repaints_objects_and_table_not_the_robot():
         colour.close()
 
 
+def test_randomized_appearance_stays_inside_the_training_ranges_and_is_the_seeds():
+    """`randomize_appearance` draws each episode's scene from the suite's training ranges: objects' colours move by
+    at most 0.08 (the shift's 0.25), the cameras by at most ~1.7 cm and not turned, the robot as rendered; the same
+    seed draws the same scene, another seed another one."""
+    import numpy as np
+
+    from robo_reward.envs import SimConfig, make_env
+    from robo_reward.envs.metaworld import SHIFTED_CAMERAS, object_geoms
+
+    cfg = SimConfig(image_size=32, cameras=("front",))
+    envs = [make_env("mw/door-lock-v3", cfg), *(make_env("mw/door-lock-v3", SimConfig(image_size=32, cameras=("front",),
+                                                                                      randomize_appearance=True)) for _ in range(2))]
+    try:
+        frames = [envs[0].reset(5), envs[1].reset(5), envs[2].reset(5)]
+        a, b = envs[0]._env.model, envs[1]._env.model
+        objects = sorted({g for group in object_geoms(b) for g in group})
+        mats = sorted({int(b.geom_matid[g]) for g in objects if b.geom_matid[g] >= 0})
+        moved = np.abs(b.mat_rgba[mats, :3] - a.mat_rgba[mats, :3])
+        assert 0 < moved.max() <= 0.08 + 1e-6
+        others = [g for g in range(b.ngeom) if g not in set(objects)]
+        np.testing.assert_array_equal(a.geom_rgba[others], b.geom_rgba[others])
+        for cam in SHIFTED_CAMERAS:
+            cid = b.camera(cam).id
+            assert 0 < np.linalg.norm(b.cam_pos[cid] - a.cam_pos[cid]) <= 0.01 * 3 ** 0.5 + 1e-9
+            np.testing.assert_array_equal(a.cam_quat[cid], b.cam_quat[cid])
+        np.testing.assert_array_equal(frames[1].obs.images["front"], frames[2].obs.images["front"])  # the seed's scene
+        assert not np.array_equal(frames[0].obs.images["front"], frames[1].obs.images["front"])
+        envs[2].reset(6)
+        assert not np.array_equal(b.mat_rgba[mats], envs[2]._env.model.mat_rgba[mats])
+    finally:
+        for env in envs:
+            env.close()
+
+
 def test_a_near_miss_freezes_just_before_the_experts_success():
     """`near_miss` on any MetaWorld task: the plain expert's success step comes from a shadow run of the same seed,
     and the near miss stops 2-4 steps short of it, holding still; physics then decides the outcome (seed 5001 of
