@@ -37,6 +37,9 @@ class SimConfig:
             raise ValueError(f"control_hz {self.control_hz} outside the supported 10-20 Hz")
         if not self.cameras:
             raise ValueError("at least one camera is required")
+        if self.visual_shift and self.randomize_appearance:
+            raise ValueError("visual_shift and randomize_appearance both set: a scene is drawn from the shifted ranges "
+                             "(test) or the training ranges (training data), not both")
         if self.after_success < 0:
             raise ValueError(f"after_success must be >= 0, got {self.after_success}")
 

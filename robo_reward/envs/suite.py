@@ -38,6 +38,9 @@ class MujocoTaskEnv:
 
     def __init__(self, task: Task, config: SimConfig) -> None:
         config.validate()
+        if config.randomize_appearance:
+            raise ValueError(f"randomize_appearance is for MetaWorld: suite task {task.name!r} draws every episode's "
+                             "appearance from the training ranges already")
         self.task = task
         self.config = config
         self.sim = ArmSim(sim_path("tasks", task.xml), image_size=config.image_size)

@@ -124,6 +124,10 @@ def test_randomized_appearance_stays_inside_the_training_ranges_and_is_the_seeds
     finally:
         for env in envs:
             env.close()
+    with pytest.raises(ValueError, match="visual_shift and randomize_appearance"):
+        make_env("mw/door-lock-v3", SimConfig(visual_shift=True, randomize_appearance=True))
+    with pytest.raises(ValueError, match="randomize_appearance is for MetaWorld: suite task 'pick-place'"):
+        make_env("pick-place", SimConfig(randomize_appearance=True))
 
 
 def test_a_near_miss_freezes_just_before_the_experts_success():

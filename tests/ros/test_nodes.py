@@ -54,8 +54,8 @@ def test_ros_env_matches_in_process_env(ros):
 
 
 def _stream_through_reward_node(ros, tiny_grm, steps: int = 10, **params):
-    """Ten lockstep sim frames through reward_node (started with `params`): what it published per frame stamp,
-    the frames' stamps in order, and the in-process streaming scorer's readings of the same frames."""
+    """`steps` lockstep sim frames through reward_node (started with `params`): what it published for each frame
+    (in order), the in-process streaming scorer's readings of the same frames, and the model's subtask count."""
     from sensor_msgs.msg import JointState
 
     from robo_reward.ros.qos import RELIABLE_QOS

@@ -59,9 +59,8 @@ class RewardNode(Node):
                             judge_progress=float(self.declare_parameter("judge_progress", judge.progress).value),
                             judge_hold=int(self.declare_parameter("judge_hold", judge.hold).value),
                             judge_uncertainty=float(self.declare_parameter("judge_uncertainty", judge.max_uncertainty).value),
-                            judge_any_stage=bool(self.declare_parameter("judge_any_stage", not judge.final_stage).value))
+                            judge_any_stage=bool(self.declare_parameter("judge_any_stage", False).value))
         self.reward = OnlineReward(rcfg, task, "cpu", loaded=(model, tasks))
-        self.model_judges = rcfg.success == "model"
         # with the sim, its status joins each set: a new episode's first frame resets the stream
         # in order (a reset topic can race the first frame); a real arm resets via topic or service
         self.sim_status = bool(self.declare_parameter("sim_status", False).value)
@@ -125,7 +124,7 @@ class RewardNode(Node):
         step = self.reward.reset(ts) if self.fresh else self.reward.step(ts)
         self.fresh = False
         shaped = 0.0 if self.judged else float(step.reward.total)  # after the verdict the episode is over: nothing paid
-        self.judged = self.judged or (self.model_judges and step.success)
+        self.judged = self.judged or step.success  # only the judge says success here: the frames carry no flag
         stamp = synced.items["joints"].header.stamp
         msg = JointState()
         msg.header.stamp = stamp
