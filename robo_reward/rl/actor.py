@@ -84,6 +84,7 @@ class SACActor(ReplayWriter):
     def reset(self, ts: TimeStep) -> None:
         self.stats = EpisodeStats()
         self.learner_metrics = {}  # the row of an episode without updates has none
+        self.policy_rows: list[int] = []  # online-buffer rows of this episode's policy-chosen steps
 
     def observe_first(self, ts: TimeStep, reading: RewardStep) -> None:
         super().observe_first(ts, reading)
@@ -102,6 +103,8 @@ class SACActor(ReplayWriter):
         return (self.buffer,)
 
     def observe(self, action: Action, ts: TimeStep, reading: RewardStep) -> None:
+        if action.by == POLICY:
+            self.policy_rows.append(self.buffer.ptr)
         super().observe(action, ts, reading)
         self.total_steps += 1
         if self.total_steps >= self.warmup_steps:
@@ -118,6 +121,15 @@ class SACActor(ReplayWriter):
         s.hold_steps += action.by == HOLD
         s.env_success_seen |= bool(ts.info.success)
         s.phi_max = max(s.phi_max, reading.phi)
+
+
+    def keep_success(self) -> int:
+        """The episode's policy-chosen transitions into the demonstration buffer when the reward paid success
+        (r_gold: the simulator's flag, or the model's verdict on a real arm); returns how many went in."""
+        if self.demos is None or self.stats.gold <= 0 or not self.policy_rows:
+            return 0
+        self.demos.extend(self.buffer.take(np.asarray(self.policy_rows)))
+        return len(self.policy_rows)
 
 
 class GreedyPolicy:

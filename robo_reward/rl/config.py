@@ -118,6 +118,25 @@ class DistConfig:
             raise ValueError(f"--dist.actors must be >= 0, --dist.publish-every >= 1, --dist.push-timeout-s > 0, got {self}")
 
 
+@dataclass(frozen=True)
+class SuccessDemoConfig:
+    """The run's own successes as demonstrations (self-imitation, as in filtered BC and RLPD with successes
+    fed back): an online episode the reward paid success for (r_gold: the simulator's flag, or on a real arm
+    the model's verdict) goes into the demonstration buffer, its policy-chosen steps only, and every `every`
+    episodes that brought any the frozen clones are cloned further on that grown buffer. With 20
+    demonstrations the clones are the cap on the real-arm input (docs/BENCHMARKS.md); the successes a
+    150-episode run collects are several times that many."""
+
+    keep: bool = field(default=False, metadata={"help": "keep successful online episodes as demonstrations and re-clone on them",
+                                                "alias": "--self-imitation"})
+    every: int = field(default=10, metadata={"help": "episodes between re-clonings (when successes came in)"})
+    steps: int = field(default=500, metadata={"help": "cloning steps per clone at each re-cloning"})
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.steps < 1:
+            raise ValueError(f"--successes.every and --successes.steps must be >= 1, got {self.every} and {self.steps}")
+
+
 def _recipe_sac() -> SACConfig:
     """The benchmarked learner: five frozen clones acting with their mean, a residual of at most 0.05,
     a low starting temperature and a spread cap (a wide spread flips the gripper)."""
@@ -155,6 +174,7 @@ class RLConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
     intervene: InterventionConfig = field(default_factory=InterventionConfig)
+    successes: SuccessDemoConfig = field(default_factory=SuccessDemoConfig)
     dist: DistConfig = field(default_factory=DistConfig)
 
     @property
@@ -195,6 +215,12 @@ class RLConfig:
                              "(or --demos.episodes 0)")
         if self.dist.actors and self.intervene.reclone_every and self.intervene.on:
             raise ValueError("--dist.actors does not re-clone on interventions yet: pass --intervene-reclone-every 0")
+        if self.successes.keep and not (self.sac.residual > 0 or self.sac.ibrl):
+            raise ValueError("--successes.keep re-clones the frozen clones: it needs --residual or --ibrl (and demonstrations)")
+        if self.successes.keep and self.reward.no_gold:
+            raise ValueError("--successes.keep keeps the episodes the reward paid r_gold for: not with --no-gold")
+        if self.successes.keep and self.dist.actors:
+            raise ValueError("--dist.actors does not keep successes as demonstrations yet: run it without --successes.keep")
         if self.intervene.source == "expert" and self.env.kind != "sim":
             raise ValueError("--intervene.source expert is the in-process simulator's scripted expert: with --env ros "
                              "use --intervene.source ros (a person's commands on the intervention topic)")
@@ -242,8 +268,9 @@ def make_rl_env(cfg: RLConfig, grm_cameras: tuple[str, ...], size: int = 32):
 
 def demo_capacity(cfg: RLConfig, online_capacity: int = ONLINE_CAPACITY) -> int:
     """Room for every frame of the --demos dataset (50,000 transitions for the scripted expert), plus room for
-    every online step when interventions may enter the buffer (none of the demonstrations is overwritten)."""
-    room = online_capacity if cfg.intervene.on else 0
+    every online step when interventions or successes may enter the buffer (none of the demonstrations is
+    overwritten)."""
+    room = online_capacity if cfg.intervene.on or cfg.successes.keep else 0
     if cfg.demos.dataset is None:
         return 50_000 + room
     from robo_reward.data.lerobot_io import read_info

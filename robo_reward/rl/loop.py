@@ -116,10 +116,12 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
         for ep in bar:
             learner.excess_weight = anneal_weight(ep, cfg.reward.delta_anneal)
             row = episode_row(cfg, ep, loop.run_episode(cfg.seed * 100_000 + ep, ep), actor, reward.stream is not None)
-            if reclone_due(cfg, learner, ep, row, out / "metrics.jsonl"):
-                row["reclone_mse"] = learner.refine_clones(demos.obs[: demos.size], demos.action[: demos.size],
-                                                           cfg.intervene.reclone_steps, cfg.batch_size,
-                                                           None if pixel_shape is None else demos.pixels[: demos.size])
+            if cfg.successes.keep:
+                row["success_demo_rows"] = actor.keep_success()
+            steps = reclone_steps(cfg, learner, ep, row, out / "metrics.jsonl")
+            if steps:
+                row["reclone_mse"] = learner.refine_clones(demos.obs[: demos.size], demos.action[: demos.size], steps,
+                                                           cfg.batch_size, None if pixel_shape is None else demos.pixels[: demos.size])
             with (out / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(row) + "\n")
             bar.set_postfix(success=row["success"], ret=f"{row['return']:.2f}")
@@ -155,14 +157,26 @@ def fill_demos(cfg: RLConfig, env, first, reward: OnlineReward, pipeline: Observ
     pretrain(learner, demos, cfg, rng, device, out, source, labels)
 
 
-def reclone_due(cfg: RLConfig, learner: SAC, ep: int, row: dict, metrics: Path) -> bool:
-    """Interventions go into the frozen clones every `reclone_every` episodes, when that many episodes (this one's
-    `row` and the metrics file's before it: the same after a resume) brought any."""
-    every = cfg.intervene.reclone_every
-    if not (cfg.intervene.on and every and learner.bc_actor is not None and (ep + 1) % every == 0):
-        return False
-    earlier = [json.loads(x) for x in metrics.read_text().splitlines()[-(every - 1):]] if every > 1 else []
-    return row["intervention_steps"] + sum(r["intervention_steps"] for r in earlier if r["episode"] > ep - every) > 0
+def reclone_steps(cfg: RLConfig, learner: SAC, ep: int, row: dict, metrics: Path) -> int:
+    """Cloning steps per clone due after episode `ep` (0: none): interventions go into the frozen clones every
+    `intervene.reclone_every` episodes, kept successes every `successes.every`, when that many episodes (this
+    one's `row` and the metrics file's before it: the same after a resume) brought any; the larger step count
+    when both are due."""
+    if learner.bc_actor is None:
+        return 0
+    due = [(cfg.intervene.reclone_every, "intervention_steps", cfg.intervene.reclone_steps)] if cfg.intervene.on else []
+    due += [(cfg.successes.every, "success_demo_rows", cfg.successes.steps)] if cfg.successes.keep else []
+    steps = 0
+    for every, key, n in due:
+        if every and (ep + 1) % every == 0 and sum(r.get(key, 0) for r in recent_rows(metrics, row, ep, every)) > 0:
+            steps = max(steps, n)
+    return steps
+
+
+def recent_rows(metrics: Path, row: dict, ep: int, n: int) -> list[dict]:
+    """The metrics rows of episodes ep − n + 1 .. ep: the file's, then this episode's `row`."""
+    earlier = [json.loads(x) for x in metrics.read_text().splitlines()[-(n - 1):]] if n > 1 else []
+    return [r for r in earlier if r["episode"] > ep - n] + [row]
 
 
 def episode_row(cfg: RLConfig, ep: int, end: EpisodeEnd, actor: SACActor, has_model: bool) -> dict:

@@ -68,8 +68,11 @@ class ReplayBuffer:
 
     def rows(self) -> dict[str, np.ndarray]:
         """The stored rows (oldest first once the ring has wrapped): what an actor sends its learner."""
-        order = np.arange(self.size) if self.size < self.capacity else np.roll(np.arange(self.capacity), -self.ptr)
-        return {f: getattr(self, f)[order].copy() for f in self.fields if f != "ptr"}
+        return self.take(np.arange(self.size) if self.size < self.capacity else np.roll(np.arange(self.capacity), -self.ptr))
+
+    def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """Copies of the rows at `index`, in that order (`extend` of a buffer of the same layout takes them)."""
+        return {f: getattr(self, f)[index].copy() for f in self.fields if f != "ptr"}
 
     def extend(self, rows: dict[str, np.ndarray]) -> None:
         """Append rows (`rows()` of another buffer of the same layout) in order."""

@@ -3,6 +3,7 @@ the real simulator and hands back after its correction; an `rl` run stores the t
 demonstration buffer as well as the online one and logs who acted; bad configurations and bad commands are
 named."""
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ import pytest
 
 from robo_reward.environment_loop import INTERVENTION, POLICY, Action, EnvironmentLoop, Observer
 from robo_reward.envs import SimConfig, make_env
-from robo_reward.rl.config import PRE_REDESIGN, rl_config
+from robo_reward.rl.config import PRE_REDESIGN, SuccessDemoConfig, rl_config
 from robo_reward.rl.intervention import ExpertTakeover, Intervened, InterventionConfig
 from robo_reward.rl.loop import run_rl
 from robo_reward.ros.messages import intervention_command
@@ -126,3 +127,34 @@ def test_interventions_are_recloned_into_the_frozen_clones_and_a_resumed_run_is_
     first, _ = run(tmp_path / "first", 1)
     first_clones = torch.load(tmp_path / "first" / "checkpoint" / "state.pt", weights_only=False)["learner"]["bc_actor"]
     assert any(not torch.equal(v, first_clones[k]) for k, v in clones.items())  # the re-cloning changed them
+
+
+def test_successes_kept_as_demonstrations_are_the_policys_own_steps_and_recloned(tmp_path):
+    """Self-imitation (`--successes.keep`): an episode the reward paid r_gold for puts its policy-chosen
+    transitions (not the expert's takeovers) into the demonstration buffer, failures put none, and the clones
+    are re-cloned after an episode that brought any. The scripted expert stepping in makes successes come
+    within two short episodes."""
+    import numpy as np
+
+    out = tmp_path / "run"
+    cfg = rl_config(PRE_REDESIGN, out=out, episodes=2, task="pick-place", demo_episodes=1, bc_init_steps=20, residual=0.05,
+                    intervene="expert", intervene_patience=5, intervene_hold=20, intervene_reclone_every=0, **FAST)
+    cfg = dataclasses.replace(cfg, successes=SuccessDemoConfig(keep=True, every=1, steps=5))
+    run_rl(cfg, progress=False)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["gold"] > 0 for r in rows)
+    for r in rows:
+        kept = r["length"] - r["intervention_steps"] - r["hold_steps"] if r["gold"] > 0 else 0
+        assert r["success_demo_rows"] == kept
+        assert ("reclone_mse" in r) == (kept > 0)
+    demos = np.load(out / "checkpoint" / "demos.npz")
+    first_demo = json.loads((out / "pretrain.json").read_text())["demo_transitions"]
+    assert len(demos["reward"]) == first_demo + sum(r["success_demo_rows"] for r in rows) + sum(r["intervention_steps"] for r in rows)
+
+
+@pytest.mark.parametrize("flat, says", [(dict(residual=0.0, bc_ensemble=1), "needs --residual or --ibrl"),
+                                        (dict(reward="grm:x", no_gold=True, shaping="delta"), "not with --no-gold")])
+def test_successes_keep_refuses_what_it_cannot_do(tmp_path, flat, says):
+    with pytest.raises(ValueError, match=says):
+        cfg = rl_config(out=tmp_path, task="pick-place", **flat)
+        dataclasses.replace(cfg, successes=SuccessDemoConfig(keep=True)).validate()
