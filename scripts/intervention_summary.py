@@ -1,10 +1,12 @@
-"""Per seed, `rl` runs without and with interventions side by side: the clones alone, evaluation after training (the
-policy alone: no interventions in evaluation), training success (helped, with interventions), episodes until the
-moving training success first reaches 90%, and the intervention rate at the start and the end; medians over seeds,
-JSON + the moving success curves.
+"""Per seed, `rl` runs without and with a change (interventions, kept successes) side by side: the clones alone,
+evaluation after training (the policy alone: no interventions in evaluation), training success (helped, with
+interventions), episodes until the moving training success first reaches 90%, the intervention rate at the start and
+the end, and the transitions kept as demonstrations; medians over seeds, JSON + the moving success curves.
 
     .venv/bin/python scripts/intervention_summary.py --without runs/arm/pp_s{0,1,2,3,4} --with runs/arm/pp_int_s{0,1,2,3,4} \
-        --out docs/results/interventions_pick_place.json"""
+        --out docs/results/interventions_pick_place.json
+    .venv/bin/python scripts/intervention_summary.py --without runs/img/base_s{0,1,2,3,4} --with runs/img/si_s{0,1,2,3,4} \
+        --with-name with_kept_successes --out docs/results/self_imitation_pick_place.json"""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def per_run(run: Path) -> dict:
             "training_success": float(success.mean()), "training_success_last20": float(success[-FINAL_WINDOW:].mean()),
             "episodes_to_90pct_training": episodes_to(success, 0.9),
             "intervention_rate_first20": float(rate[:FINAL_WINDOW].mean()), "intervention_rate_last20": float(rate[-FINAL_WINDOW:].mean()),
-            "intervention_steps": int(sum(r.get("intervention_steps", 0) for r in rows))}
+            "intervention_steps": int(sum(r.get("intervention_steps", 0) for r in rows)),
+            "success_demo_rows": int(sum(r.get("success_demo_rows", 0) for r in rows))}
 
 
 def median(rows: list[dict], key: str) -> float | None:
@@ -46,14 +49,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--without", type=Path, nargs="+", required=True)
     ap.add_argument("--with", dest="with_", type=Path, nargs="+", required=True)
+    ap.add_argument("--with-name", default="with_interventions", help="the --with set's name in the JSON and the plot")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    sets = {"without": [per_run(r) for r in args.without], "with_interventions": [per_run(r) for r in args.with_]}
+    sets = {"without": [per_run(r) for r in args.without], args.with_name: [per_run(r) for r in args.with_]}
     keys = [k for k in sets["without"][0] if k != "run"]
     write_json(args.out, {"runs": sets, "medians": {name: {k: median(rows, k) for k in keys} for name, rows in sets.items()},
                           "git_revision": git_revision()})
     curves = {name: np.stack([moving_success(np.array([r["success"] for r in load_metrics(run)], float)) for run in runs])
-              for name, runs in (("without", args.without), ("with interventions (training: helped)", args.with_))}
+              for name, runs in (("without", args.without), (args.with_name.replace("_", " "), args.with_))}
     plot_sweep(args.out.with_suffix(".png"), curves, "pick-place, real-arm input")
     print(args.out.read_text())
 

@@ -1,7 +1,8 @@
 """The configuration of `robo-reward rl`: nested configs, each validating itself, composed by RLConfig, whose
 defaults are the benchmarked recipe (docs/BENCHMARKS.md, pick-place from 20 demonstrations): five clones of
 20 scripted demonstrations, critic pre-training, a residual of 0.05 learned online on the GRM's per-view
-features. `robo-reward rl --task T --reward grm:DIR --out DIR` runs it. Flags are `--<config>.<field>`; the
+features, the run's successes kept as demonstrations and re-cloned on. `robo-reward rl --task T --reward grm:DIR
+--out DIR` runs it. Flags are `--<config>.<field>`; the
 flat spellings from before configs nested (`--demo-episodes`, `--residual`, ...) still work. The run's
 config.json can be fed back with `--config`; configs/rl_pre_redesign.yaml holds the defaults every `rl`
 command in BENCHMARKS.md before the redesign ran with."""
@@ -120,15 +121,18 @@ class DistConfig:
 
 @dataclass(frozen=True)
 class SuccessDemoConfig:
-    """The run's own successes as demonstrations (self-imitation, as in filtered BC and RLPD with successes
-    fed back): an online episode the reward paid success for (r_gold: the simulator's flag, or on a real arm
+    """The run's own successes as demonstrations (self-imitation, filtered BC's rule inside RLPD).
+
+    An online episode the reward paid success for (r_gold: the simulator's flag, or on a real arm
     the model's verdict) goes into the demonstration buffer, its policy-chosen steps only, and every `every`
     episodes that brought any the frozen clones are cloned further on that grown buffer. With 20
     demonstrations the clones are the cap on the real-arm input (docs/BENCHMARKS.md); the successes a
     150-episode run collects are several times that many."""
 
-    keep: bool = field(default=False, metadata={"help": "keep successful online episodes as demonstrations and re-clone on them",
-                                                "alias": "--self-imitation"})
+    keep: bool = field(default=True, metadata={
+        "help": "keep successful online episodes as demonstrations and re-clone on them (with frozen clones: --residual or "
+                "--ibrl; off in the run's config.json where it cannot apply: no clones, --no-gold, --dist.actors)",
+        "alias": "--self-imitation"})
     every: int = field(default=10, metadata={"help": "episodes between re-clonings (when successes came in)"})
     steps: int = field(default=500, metadata={"help": "cloning steps per clone at each re-cloning"})
 
@@ -189,7 +193,14 @@ class RLConfig:
         (what config.json records)."""
         images = self.images.resolved(grm_cameras, device_type) if reads_images(self.policy_input) else self.images
         return dataclasses.replace(self, obs=self.policy_input, reward=dataclasses.replace(self.reward, gamma=self.sac.gamma),
-                                   images=images)
+                                   images=images, successes=dataclasses.replace(self.successes, keep=self.keeps_successes))
+
+    @property
+    def keeps_successes(self) -> bool:
+        """--successes.keep where it applies: frozen clones to re-clone (a residual or IBRL after cloning), r_gold to
+        say success (not --no-gold), one process (the distributed learner does not keep them yet)."""
+        clones = (self.sac.residual > 0 or self.sac.ibrl) and self.pretrain.bc_steps > 0 and self.demos.any
+        return self.successes.keep and clones and not self.reward.no_gold and not self.dist.actors
 
     def validate(self) -> None:
         """Checks across configs (each config checks its own fields when made)."""
@@ -215,12 +226,6 @@ class RLConfig:
                              "(or --demos.episodes 0)")
         if self.dist.actors and self.intervene.reclone_every and self.intervene.on:
             raise ValueError("--dist.actors does not re-clone on interventions yet: pass --intervene-reclone-every 0")
-        if self.successes.keep and not (self.sac.residual > 0 or self.sac.ibrl):
-            raise ValueError("--successes.keep re-clones the frozen clones: it needs --residual or --ibrl (and demonstrations)")
-        if self.successes.keep and self.reward.no_gold:
-            raise ValueError("--successes.keep keeps the episodes the reward paid r_gold for: not with --no-gold")
-        if self.successes.keep and self.dist.actors:
-            raise ValueError("--dist.actors does not keep successes as demonstrations yet: run it without --successes.keep")
         if self.intervene.source == "expert" and self.env.kind != "sim":
             raise ValueError("--intervene.source expert is the in-process simulator's scripted expert: with --env ros "
                              "use --intervene.source ros (a person's commands on the intervention topic)")

@@ -152,9 +152,13 @@ def test_successes_kept_as_demonstrations_are_the_policys_own_steps_and_recloned
     assert len(demos["reward"]) == first_demo + sum(r["success_demo_rows"] for r in rows) + sum(r["intervention_steps"] for r in rows)
 
 
-@pytest.mark.parametrize("flat, says", [(dict(residual=0.0, bc_ensemble=1), "needs --residual or --ibrl"),
-                                        (dict(reward="grm:x", no_gold=True, shaping="delta"), "not with --no-gold")])
-def test_successes_keep_refuses_what_it_cannot_do(tmp_path, flat, says):
-    with pytest.raises(ValueError, match=says):
-        cfg = rl_config(out=tmp_path, task="pick-place", **flat)
-        dataclasses.replace(cfg, successes=SuccessDemoConfig(keep=True)).validate()
+@pytest.mark.parametrize("flat", [dict(residual=0.0, bc_ensemble=1), dict(bc_init_steps=0, residual=0.0, bc_ensemble=1),
+                                  dict(reward="grm:x", no_gold=True, shaping="delta"), {"dist.actors": 2}])
+def test_successes_are_kept_by_default_and_off_in_the_config_as_run_where_they_cannot_be(tmp_path, flat):
+    """On by default (the benchmarked recipe); the run's config.json says off where there are no clones to re-clone,
+    no r_gold to say success, or a distributed learner."""
+    assert rl_config(out=tmp_path, task="pick-place").resolved().successes.keep
+    cfg = rl_config(out=tmp_path, task="pick-place", **flat)
+    cfg.validate()
+    assert cfg.successes.keep and not cfg.resolved().successes.keep
+    assert not rl_config(PRE_REDESIGN, out=tmp_path, task="pick-place", bc_init_steps=10, residual=0.05).resolved().successes.keep
