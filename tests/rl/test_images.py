@@ -101,6 +101,22 @@ def _dot_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return obs, np.where(side[:, None] == 1, 0.8, -0.8).astype(np.float32), px
 
 
+def test_kept_rows_carry_their_frames_into_the_demonstration_buffer():
+    """What --successes.keep copies for an image policy: `take` of chosen online rows, frames included, appended
+    after the demonstrations already there."""
+    shape = (2, 16, 16, 3)
+    online, demos = ReplayBuffer(10, 3, 2, shape), ReplayBuffer(10, 3, 2, shape)
+    px = _frames(6, 2, 16).numpy()
+    for i in range(5):
+        online.add(np.full(3, i), np.zeros(2), 0.0, np.full(3, i + 1), False, pixels=px[i], next_pixels=px[i + 1])
+    demos.add(np.zeros(3), np.zeros(2), 0.0, np.zeros(3), False, pixels=px[5], next_pixels=px[5])
+    demos.extend(online.take(np.array([1, 3])))
+    assert demos.size == 3
+    np.testing.assert_array_equal(demos.obs[1:3, 0], [1, 3])
+    np.testing.assert_array_equal(demos.pixels[1:3], px[[1, 3]])
+    np.testing.assert_array_equal(demos.next_pixels[1:3], px[[2, 4]])
+
+
 def test_clones_learn_from_pixels_then_the_critics_train_the_encoder_and_the_clones_keep_theirs():
     cfg = SACConfig(init_alpha=0.01, max_std=0.5, residual=0.05, bc_ensemble=2)
     obs, act, px = _dot_data(256)
