@@ -122,7 +122,6 @@ class SACActor(ReplayWriter):
         s.env_success_seen |= bool(ts.info.success)
         s.phi_max = max(s.phi_max, reading.phi)
 
-
     def keep_success(self) -> int:
         """The episode's policy-chosen transitions into the demonstration buffer when the reward paid success
         (r_gold: the simulator's flag, or the model's verdict on a real arm); returns how many went in."""
