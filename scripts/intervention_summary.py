@@ -1,4 +1,5 @@
-"""Per seed, `rl` runs without and with a change (interventions, kept successes) side by side: the clones alone,
+"""Per seed, `rl` runs without and with a change (interventions, kept successes) side by side, or one set of runs
+alone (no `--without`): the clones alone,
 evaluation after training (the policy alone: no interventions in evaluation), training success (helped, with
 interventions), episodes until the moving training success first reaches 90%, the intervention rate at the start and
 the end, and the transitions kept as demonstrations; medians over seeds, JSON + the moving success curves.
@@ -6,7 +7,9 @@ the end, and the transitions kept as demonstrations; medians over seeds, JSON + 
     .venv/bin/python scripts/intervention_summary.py --without runs/arm/pp_s{0,1,2,3,4} --with runs/arm/pp_int_s{0,1,2,3,4} \
         --out docs/results/interventions_pick_place.json
     .venv/bin/python scripts/intervention_summary.py --without runs/img/base_s{0,1,2,3,4} --with runs/img/si_s{0,1,2,3,4} \
-        --with-name with_kept_successes --out docs/results/self_imitation_pick_place.json"""
+        --with-name with_kept_successes --out docs/results/self_imitation_pick_place.json
+    .venv/bin/python scripts/intervention_summary.py --with runs/ds/si_s{0,1,2,3,4} --with-name default_recipe \
+        --out docs/results/rl_drawer_stow.json"""
 
 from __future__ import annotations
 
@@ -40,6 +43,14 @@ def per_run(run: Path) -> dict:
             "success_demo_rows": int(sum(r.get("success_demo_rows", 0) for r in rows))}
 
 
+def task_of(run: Path) -> str:
+    return json.loads((run / "config.json").read_text())["config"]["task"]
+
+
+def obs_of(run: Path) -> str:
+    return json.loads((run / "config.json").read_text())["config"]["obs"]
+
+
 def median(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if r[key] is not None]
     return float(np.median(values)) if values else None
@@ -47,18 +58,19 @@ def median(rows: list[dict], key: str) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--without", type=Path, nargs="+", required=True)
+    ap.add_argument("--without", type=Path, nargs="*", default=[], help="the runs without the change (none: --with alone)")
     ap.add_argument("--with", dest="with_", type=Path, nargs="+", required=True)
     ap.add_argument("--with-name", default="with_interventions", help="the --with set's name in the JSON and the plot")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    sets = {"without": [per_run(r) for r in args.without], args.with_name: [per_run(r) for r in args.with_]}
-    keys = [k for k in sets["without"][0] if k != "run"]
+    runs = {"without": args.without, args.with_name: args.with_} if args.without else {args.with_name: args.with_}
+    sets = {name: [per_run(r) for r in paths] for name, paths in runs.items()}
+    keys = [k for k in sets[args.with_name][0] if k != "run"]
     write_json(args.out, {"runs": sets, "medians": {name: {k: median(rows, k) for k in keys} for name, rows in sets.items()},
                           "git_revision": git_revision()})
-    curves = {name: np.stack([moving_success(np.array([r["success"] for r in load_metrics(run)], float)) for run in runs])
-              for name, runs in (("without", args.without), (args.with_name.replace("_", " "), args.with_))}
-    plot_sweep(args.out.with_suffix(".png"), curves, "pick-place, real-arm input")
+    curves = {name.replace("_", " "): np.stack([moving_success(np.array([r["success"] for r in load_metrics(run)], float))
+                                                for run in paths]) for name, paths in runs.items()}
+    plot_sweep(args.out.with_suffix(".png"), curves, f"{task_of(args.with_[0])}, {obs_of(args.with_[0])} input")
     print(args.out.read_text())
 
 
