@@ -131,7 +131,7 @@ class SuccessDemoConfig:
 
     keep: bool = field(default=True, metadata={
         "help": "keep successful online episodes as demonstrations and re-clone on them (with frozen clones: --residual or "
-                "--ibrl; off in the run's config.json where it cannot apply: no clones, --no-gold, --dist.actors)",
+                "--ibrl; off in the run's config.json where it cannot apply: no clones, --no-gold)",
         "alias": "--self-imitation"})
     every: int = field(default=10, metadata={"help": "episodes between re-clonings (when successes came in)"})
     steps: int = field(default=500, metadata={"help": "cloning steps per clone at each re-cloning"})
@@ -197,10 +197,10 @@ class RLConfig:
 
     @property
     def keeps_successes(self) -> bool:
-        """--successes.keep where it applies: frozen clones to re-clone (a residual or IBRL after cloning), r_gold to
-        say success (not --no-gold), one process (the distributed learner does not keep them yet)."""
+        """--successes.keep where it applies: frozen clones to re-clone (a residual or IBRL after cloning) and r_gold
+        to say success (not --no-gold)."""
         clones = (self.sac.residual > 0 or self.sac.ibrl) and self.pretrain.bc_steps > 0 and self.demos.any
-        return self.successes.keep and clones and not self.reward.no_gold and not self.dist.actors
+        return self.successes.keep and clones and not self.reward.no_gold
 
     def validate(self) -> None:
         """Checks across configs (each config checks its own fields when made)."""

@@ -2,7 +2,9 @@
 `rl --dist.actors N`. The learner (on the GPU machine) owns SAC, the replay buffers and the checkpoint; it trains
 as transitions arrive, at the run's update-to-data ratio, and publishes a new weights version every
 `--dist.publish-every` updates. Each actor (the robot's computer, or a simulator process) runs the unchanged
-environment loop with its own env and reward model on the latest weights, and sends each episode's transitions.
+environment loop with its own env and reward model on the latest weights, and sends each episode's transitions
+(with its interventions and, after a success, its own steps as demonstrations); the learner re-clones the frozen
+clones on them on the single-process run's schedule (`loop.reclone_steps`).
 
 Nothing is lost when the learner goes away: it is a Ray actor that Ray restarts from its last checkpoint (where
 a machine can host it again), each actor keeps every episode the learner has not yet checkpointed and sends it
@@ -54,6 +56,9 @@ class LearnerService:
         self.since_checkpoint = 0
         self.rng = run.at.rng
         self.metrics: dict[str, float] = {}
+        # cloning steps owed to the frozen clones (pushes decide, the training thread clones); kept in the checkpoint
+        self.reclone_owed: int = run.extra.get("reclone_owed", 0)
+        self.reclones: dict[str, float] = {}
 
     # ------------------------------------------------------------------ what actors call
     def spec(self) -> dict:
@@ -71,15 +76,19 @@ class LearnerService:
         inside a checkpoint (the actor may forget those) and whether the run has all its episodes."""
         with self.lock:
             if number > self.received.get(actor, -1):
+                from robo_reward.rl.loop import reclone_steps
+
                 r = self.run
                 r.online.extend(online)
                 if demos is not None and len(demos["reward"]):
                     r.demos.extend(demos)
                 self.steps += len(online["reward"])
+                full = {"episode": self.episodes, "actor": actor, "actor_episode": number, **row, "total_steps": self.steps,
+                        "learner_updates": self.updates, "received_at": time.time(),
+                        **{f"learner/{k}": v for k, v in {**self.metrics, **self.reclones}.items()}}
+                self.reclone_owed = max(self.reclone_owed, reclone_steps(self.cfg, r.learner, self.episodes, full, r.out / "metrics.jsonl"))
                 with (r.out / "metrics.jsonl").open("a") as f:
-                    f.write(json.dumps({"episode": self.episodes, "actor": actor, "actor_episode": number, **row,
-                                        "total_steps": self.steps, "learner_updates": self.updates, "received_at": time.time(),
-                                        **{f"learner/{k}": v for k, v in self.metrics.items()}}) + "\n")
+                    f.write(json.dumps(full) + "\n")
                 self.episodes += 1
                 self.received[actor] = number
                 self.since_checkpoint += 1
@@ -105,6 +114,14 @@ class LearnerService:
                 if self.since_checkpoint >= cfg.checkpoint_every or (done and self.since_checkpoint):
                     self._checkpoint()
                 batch = sample_mixed(r.online, r.demos, cfg.batch_size, self.rng, r.learner.device) if self.updates < owed else None
+                owed_clone, self.reclone_owed = self.reclone_owed, 0
+                demos = _demo_copy(r.demos) if owed_clone else None
+            if owed_clone:
+                from robo_reward.rl.loop import reclone
+
+                mse = reclone(r.learner, demos, owed_clone, cfg.batch_size)
+                self.reclones = {"reclones": self.reclones.get("reclones", 0) + 1, "reclone_mse": mse}
+                self._publish()
             if batch is None:
                 if done:
                     break
@@ -113,11 +130,15 @@ class LearnerService:
             self.metrics = r.learner.update(batch)
             self.updates += 1
             if self.updates % cfg.dist.publish_every == 0:
-                state = r.learner.acting_state()
-                with self.lock:
-                    self.published, self.version, self.weights_at = state, self.version + 1, time.time()
+                self._publish()
         seconds = time.perf_counter() - t0
-        return {"updates": self.updates - start, "updates_per_s": (self.updates - start) / max(seconds, 1e-9)}
+        return {"updates": self.updates - start, "updates_per_s": (self.updates - start) / max(seconds, 1e-9),
+                "reclones": self.reclones.get("reclones", 0)}
+
+    def _publish(self) -> None:
+        state = self.run.learner.acting_state()
+        with self.lock:
+            self.published, self.version, self.weights_at = state, self.version + 1, time.time()
 
     def finish(self) -> dict:
         """The last checkpoint, the evaluation, summary.json."""
@@ -135,8 +156,17 @@ class LearnerService:
 
         r = self.run
         save_checkpoint(r.ckpt, r.learner, r.online, r.demos, Progress(self.episodes, self.steps, self.rng),
-                        extra={"received": dict(self.received)})
+                        extra={"received": dict(self.received), "reclone_owed": self.reclone_owed})
         self.acked, self.since_checkpoint = dict(self.received), 0
+
+
+def _demo_copy(demos):
+    """The demonstration rows as they are now (pushes may append while the clones train on them)."""
+    from robo_reward.rl.replay import ReplayBuffer
+
+    copy = ReplayBuffer(max(demos.size, 1), demos.obs.shape[1], demos.action.shape[1], demos.pixel_shape)
+    copy.extend(demos.take(np.arange(demos.size)))
+    return copy
 
 
 def learner_class(gpus: float):
@@ -180,7 +210,8 @@ def actor_main(learner, cfg_record: dict, actor: int) -> dict:
     shape = None if spec["pixel_shape"] is None else tuple(spec["pixel_shape"])
     policy = SAC(spec["obs_dim"], spec["act_dim"], cfg.sac, torch.device("cpu"), cfg.seed + 1 + actor, shape)
     online = ReplayBuffer(env.spec.max_steps + 1, spec["obs_dim"], spec["act_dim"], shape)
-    demos = ReplayBuffer(env.spec.max_steps + 1, spec["obs_dim"], spec["act_dim"], shape) if cfg.intervene.on else None
+    # this episode's demonstrations: the person's steps, and the policy's own after a success
+    demos = ReplayBuffer(env.spec.max_steps + 1, spec["obs_dim"], spec["act_dim"], shape) if cfg.intervene.on or cfg.successes.keep else None
     rng = np.random.default_rng([cfg.seed, actor])
     sac_actor = SACActor(policy, pipeline, env.spec.action, online, demos, rng, warmup_steps=cfg.warmup_steps,
                          random_warmup=not cfg.pretrain.bc_steps, utd=0, batch_size=cfg.batch_size)
@@ -202,6 +233,8 @@ def actor_main(learner, cfg_record: dict, actor: int) -> dict:
             end = loop.run_episode(cfg.seed * 100_000 + slot, slot)
             row = {k: v for k, v in episode_row(cfg, slot, end, sac_actor, reward.stream is not None).items()
                    if k not in ("episode", "total_steps")}
+            if cfg.successes.keep:
+                row["success_demo_rows"] = sac_actor.keep_success()
             pending.append(Pending(number, online.rows(), None if demos is None else demos.rows(),
                                    {**row, "slot": slot, "weights_version": version}))
             t = time.perf_counter()

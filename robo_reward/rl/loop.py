@@ -106,7 +106,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
     run = set_up(cfg)
     cfg, out, env, reward, pipeline, learner, online, demos, at = (run.cfg, run.out, run.env, run.reward, run.pipeline,
                                                                   run.learner, run.online, run.demos, run.at)
-    ckpt, pixel_shape = run.ckpt, pipeline.pixel_shape
+    ckpt = run.ckpt
     actor = SACActor(learner, pipeline, env.spec.action, online, demos, at.rng, warmup_steps=cfg.warmup_steps,
                      random_warmup=not cfg.pretrain.bc_steps, utd=cfg.utd, batch_size=cfg.batch_size, total_steps=at.total_steps)
     loop = EnvironmentLoop(env, intervened(actor, make_intervention(cfg.intervene, env)), reward, [actor])
@@ -120,8 +120,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> dict:
                 row["success_demo_rows"] = actor.keep_success()
             steps = reclone_steps(cfg, learner, ep, row, out / "metrics.jsonl")
             if steps:
-                row["reclone_mse"] = learner.refine_clones(demos.obs[: demos.size], demos.action[: demos.size], steps,
-                                                           cfg.batch_size, None if pixel_shape is None else demos.pixels[: demos.size])
+                row["reclone_mse"] = reclone(learner, demos, steps, cfg.batch_size)
             with (out / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(row) + "\n")
             bar.set_postfix(success=row["success"], ret=f"{row['return']:.2f}")
@@ -171,6 +170,13 @@ def reclone_steps(cfg: RLConfig, learner: SAC, ep: int, row: dict, metrics: Path
         if every and (ep + 1) % every == 0 and sum(r.get(key, 0) for r in recent_rows(metrics, row, ep, every)) > 0:
             steps = max(steps, n)
     return steps
+
+
+def reclone(learner: SAC, demos: ReplayBuffer, steps: int, batch: int) -> float:
+    """The frozen clones cloned `steps` more on every row of the demonstration buffer (with the interventions and
+    kept successes in it); returns their squared error there."""
+    n = demos.size
+    return learner.refine_clones(demos.obs[:n], demos.action[:n], steps, batch, demos.pixels[:n] if demos.pixel_shape else None)
 
 
 def recent_rows(metrics: Path, row: dict, ep: int, n: int) -> list[dict]:

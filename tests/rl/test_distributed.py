@@ -39,7 +39,7 @@ def test_two_actors_feed_one_learner_and_a_killed_learner_loses_nothing(tmp_path
         def kill_learner_once() -> None:  # after a few episodes, as a GPU machine that goes away
             import time
 
-            for _ in range(600):
+            for _ in range(3000):  # up to 300 s: set-up and pre-training come first, slower beside other jobs
                 if out.joinpath("metrics.jsonl").exists() and len(out.joinpath("metrics.jsonl").read_text().splitlines()) >= 3:
                     learner = ray.get_actor("robo_reward_learner")
                     pid = ray.get(learner.pid.remote())
@@ -64,3 +64,30 @@ def test_two_actors_feed_one_learner_and_a_killed_learner_loses_nothing(tmp_path
     assert max(r["weights_version"] for r in rows) >= 1  # the actors acted on weights the learner published
     dist = json.loads((out / "distributed.json").read_text())
     assert len(dist["actors"]) == 2 and summary["episodes"] == 6
+
+
+def test_kept_successes_and_interventions_reach_the_learners_demonstrations_and_clones(tmp_path):
+    """The recipe's self-imitation across processes: an actor's successful episode sends its policy-chosen steps as
+    demonstration rows (its expert takeovers too), the learner stores them and re-clones its frozen clones, and the
+    actors then act on the re-cloned clones."""
+    from robo_reward.rl.config import SuccessDemoConfig
+
+    out = tmp_path / "run"
+    cfg = rl_config(PRE_REDESIGN, task="pick-place", out=out, episodes=3, demo_episodes=1, bc_init_steps=20, residual=0.05,
+                    intervene="expert", intervene_patience=5, intervene_hold=20, intervene_reclone_every=0, **FAST)
+    cfg = dataclasses.replace(cfg, successes=SuccessDemoConfig(keep=True, every=1, steps=5), dist=DistConfig(actors=2, publish_every=20))
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        run_distributed(cfg, progress=False)
+    finally:
+        ray.shutdown()
+    assert json.loads((out / "config.json").read_text())["config"]["successes"]["keep"]
+    rows = _rows(out)
+    assert len(rows) == 3 and any(r["gold"] > 0 for r in rows)
+    for r in rows:
+        assert r["success_demo_rows"] == (r["length"] - r["intervention_steps"] - r["hold_steps"] if r["gold"] > 0 else 0)
+    demos = np.load(out / "checkpoint" / "demos.npz")
+    first_demo = json.loads((out / "pretrain.json").read_text())["demo_transitions"]
+    assert len(demos["reward"]) == first_demo + sum(r["success_demo_rows"] + r["intervention_steps"] for r in rows)
+    learner = json.loads((out / "distributed.json").read_text())["learner"]
+    assert sum(stats["reclones"] for stats in learner) >= 1  # the learner re-cloned its clones on them

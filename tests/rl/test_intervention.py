@@ -153,11 +153,12 @@ def test_successes_kept_as_demonstrations_are_the_policys_own_steps_and_recloned
 
 
 @pytest.mark.parametrize("flat", [dict(residual=0.0, bc_ensemble=1), dict(bc_init_steps=0, residual=0.0, bc_ensemble=1),
-                                  dict(reward="grm:x", no_gold=True, shaping="delta"), {"dist.actors": 2}])
+                                  dict(reward="grm:x", no_gold=True, shaping="delta")])
 def test_successes_are_kept_by_default_and_off_in_the_config_as_run_where_they_cannot_be(tmp_path, flat):
-    """On by default (the benchmarked recipe); the run's config.json says off where there are no clones to re-clone,
-    no r_gold to say success, or a distributed learner."""
+    """On by default (the benchmarked recipe, a distributed run too); the run's config.json says off where there are
+    no clones to re-clone or no r_gold to say success."""
     assert rl_config(out=tmp_path, task="pick-place").resolved().successes.keep
+    assert rl_config(out=tmp_path, task="pick-place", **{"dist.actors": 2}).resolved().successes.keep
     cfg = rl_config(out=tmp_path, task="pick-place", **flat)
     cfg.validate()
     assert cfg.successes.keep and not cfg.resolved().successes.keep
