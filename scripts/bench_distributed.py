@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from robo_reward.config import git_revision, write_json
-from robo_reward.rl.config import DistConfig, rl_config
+from robo_reward.rl.config import DistConfig, SuccessDemoConfig, rl_config
 from robo_reward.rl.distributed import run_distributed
 
 
@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=12)
     ap.add_argument("--workdir", type=Path, default=Path("runs/dist_bench"))
     ap.add_argument("--device", default="auto", help="the learner's: auto | cpu | cuda (a GPU learner asks Ray for num_gpus=1)")
+    ap.add_argument("--keep-successes", action=argparse.BooleanOptionalAction, default=True,
+                    help="rl's default since commit 49470f6; --no-keep-successes reproduces the figures measured before it")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     results = {}
@@ -38,7 +40,7 @@ def main() -> None:
         out = args.workdir / f"actors{n}"
         cfg = dataclasses.replace(rl_config(task=args.task, out=out, episodes=args.episodes, reward=f"grm:{args.model}",
                                             eval_episodes=0, bc_init_steps=500, critic_pretrain_steps=100, device=args.device),
-                                  dist=DistConfig(actors=n))
+                                  dist=DistConfig(actors=n), successes=SuccessDemoConfig(keep=args.keep_successes))
         summary = run_distributed(cfg, progress=False)
         rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         t = np.array([r["received_at"] for r in rows])

@@ -43,12 +43,9 @@ def per_run(run: Path) -> dict:
             "success_demo_rows": int(sum(r.get("success_demo_rows", 0) for r in rows))}
 
 
-def task_of(run: Path) -> str:
-    return json.loads((run / "config.json").read_text())["config"]["task"]
-
-
-def obs_of(run: Path) -> str:
-    return json.loads((run / "config.json").read_text())["config"]["obs"]
+def run_config(run: Path) -> dict:
+    """The config a run ran with (its config.json)."""
+    return json.loads((run / "config.json").read_text())["config"]
 
 
 def median(rows: list[dict], key: str) -> float | None:
@@ -70,7 +67,8 @@ def main() -> None:
                           "git_revision": git_revision()})
     curves = {name.replace("_", " "): np.stack([moving_success(np.array([r["success"] for r in load_metrics(run)], float))
                                                 for run in paths]) for name, paths in runs.items()}
-    plot_sweep(args.out.with_suffix(".png"), curves, f"{task_of(args.with_[0])}, {obs_of(args.with_[0])} input")
+    config = run_config(args.with_[0])
+    plot_sweep(args.out.with_suffix(".png"), curves, f"{config['task']}, {config['obs']} input")
     print(args.out.read_text())
 
 

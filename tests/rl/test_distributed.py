@@ -68,8 +68,7 @@ def test_two_actors_feed_one_learner_and_a_killed_learner_loses_nothing(tmp_path
 
 def test_kept_successes_and_interventions_reach_the_learners_demonstrations_and_clones(tmp_path):
     """The recipe's self-imitation across processes: an actor's successful episode sends its policy-chosen steps as
-    demonstration rows (its expert takeovers too), the learner stores them and re-clones its frozen clones, and the
-    actors then act on the re-cloned clones."""
+    demonstration rows (its expert takeovers too), the learner stores them and re-clones its frozen clones."""
     from robo_reward.rl.config import SuccessDemoConfig
 
     out = tmp_path / "run"
