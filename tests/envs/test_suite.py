@@ -127,6 +127,23 @@ def test_lifted_object_stays_in_the_hand(task, obj):
         env.close()
 
 
+def test_pick_place_stalls_hold_the_cube_where_it_was_lifted_or_over_the_bin():
+    """pick-place stalls come in two kinds, both partial (three subtasks done, never released): the cube held where
+    it was lifted, and held over the bin, the frames just before an expert's release, which a policy that never lets
+    go shows the reward model (without them it read such a hover as success)."""
+    env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
+    kinds = set()
+    try:
+        for seed in range(400, 410):
+            ts = run_episode(env, "stall", seed)
+            cube, bin_pos = env.sim.body_pos("cube"), env.sim.body_pos("bin")
+            assert not ts.info.success and ts.info.subtasks_completed == 3 and env.sim.grasped("cube"), f"seed {seed}"
+            kinds.add("over the bin" if np.linalg.norm((cube - bin_pos)[:2]) < 0.06 else "where lifted")
+    finally:
+        env.close()
+    assert kinds == {"over the bin", "where lifted"}
+
+
 def test_peg_near_misses_jam_in_the_hole_or_rest_on_the_rim():
     """peg-insert near misses come in two kinds, both partial: the peg jammed part-way down the hole
     (an almost-success a policy produces) and the peg resting on the rim."""
