@@ -82,8 +82,8 @@ class PickPlace(Task):
             yield from mv.goto(grasp_at + [0, 0, 0.003], OPEN, tol=0.006)
             yield from mv.hold(CLOSE, 5)
         yield from mv.goto(grasp_at + [0, 0, 0.15], CLOSE, tol=0.01)
-        if mode == "stall" and rng.random() < 0.5:  # stalled before the release: the cube held over the bin, which
-            # looks like the moment before success; without it the reward model read a policy hovering there as done
+        if mode == "stall" and rng.random() < 0.5:  # stalled before the release: the cube held over the bin, the
+            # failure a policy's false success verdicts came from, so the scripted benchmarks contain it
             yield from mv.goto(bin_pos + np.array([rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), 0.13]), CLOSE, tol=0.01)
         if mode in ("miss_grasp", "stall"):
             yield from mv.wander(CLOSE, 200)
