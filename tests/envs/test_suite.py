@@ -128,17 +128,21 @@ def test_lifted_object_stays_in_the_hand(task, obj):
 
 
 def test_pick_place_stalls_hold_the_cube_where_it_was_lifted_or_over_the_bin():
-    """pick-place stalls come in two kinds, both partial (three subtasks done, never released): the cube held where
-    it was lifted, and held over the bin, as a policy that never lets go holds it (the reward model reads that as
-    done: the scripted failures must contain it for the benchmarks to show it)."""
+    """pick-place stalls come in two kinds, both partial and never released: the cube held where it was lifted (reach,
+    grasp, lift done), and held over the bin (carry done too), as a policy that never lets go holds it. The reward model
+    once read that as done: the scripted failures must contain it for the benchmarks to show it, and the carry subtask
+    gives it the label an expert's frames over the bin get before the release."""
     env = make_env("pick-place", SimConfig(image_size=32, cameras=("front",)))
     kinds = set()
     try:
         for seed in range(400, 410):
             ts = run_episode(env, "stall", seed)
             cube, bin_pos = env.sim.body_pos("cube"), env.sim.body_pos("bin")
-            assert not ts.info.success and ts.info.subtasks_completed == 3 and env.sim.grasped("cube"), f"seed {seed}"
-            kinds.add("over the bin" if np.linalg.norm((cube - bin_pos)[:2]) < 0.06 else "where lifted")
+            assert not ts.info.success and env.sim.grasped("cube"), f"seed {seed}"
+            kind = {3: "where lifted", 4: "over the bin"}[ts.info.subtasks_completed]  # carry done: it got there
+            if np.linalg.norm((cube - bin_pos)[:2]) < 0.06:  # still there at the end (it may wander off)
+                assert kind == "over the bin", f"seed {seed}: a cube held over the bin without carry done"
+            kinds.add(kind)
     finally:
         env.close()
     assert kinds == {"over the bin", "where lifted"}

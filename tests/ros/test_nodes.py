@@ -14,6 +14,7 @@ import yaml
 
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.envs.ros import RosEnvConfig, RosRobotEnv
+from robo_reward.envs.tasks import TASKS
 from robo_reward.reward.checkpoint import load_checkpoint
 from robo_reward.rl.config import PRE_REDESIGN, rl_config
 from robo_reward.reward.infer import Scorer, StreamingScorer
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.ros
 import rclpy
 from rosutil import ROS_PKG, spin_until
 
-PP = ("pick up the cube and place it in the bin", ("reach", "grasp", "lift", "place"), 60)
+PP = ("pick up the cube and place it in the bin", TASKS["pick-place"].subtasks, 60)
 
 
 def _small_moves(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
