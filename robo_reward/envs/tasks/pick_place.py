@@ -21,10 +21,10 @@ class PickPlace(Task):
     # carry ends with the cube held over the bin, so a cube held there reads the same whether the episode goes on to
     # release it or not (with one `place` from the lift to the drop, the expert's last frames before its release were
     # labelled ~0.9 and the reward model called a cube held over the bin and never let go a success)
-    subtasks = ("reach", "grasp", "lift", "carry", "place")
+    subtasks = ("reach", "pick", "carry", "place")
     max_steps = 100
     colored = (("cube",), ("bin_floor", "bin_wall_n", "bin_wall_s", "bin_wall_e", "bin_wall_w"))
-    held, held_stages, rest_z = "cube", (2, 5), CUBE_HALF
+    held, held_stages, rest_z = "cube", (2, 4), CUBE_HALF
 
     def initialize_episode(self, sim: ArmSim, rng: np.random.Generator) -> None:
         side = rng.choice([-1.0, 1.0])  # which side the bin is on
@@ -53,10 +53,8 @@ class PickPlace(Task):
         if k == 0:
             return bool(np.linalg.norm(sim.tcp_pos - cube) < 0.03)
         if k == 1:
-            return sim.grasped("cube")
-        if k == 2:
             return sim.grasped("cube") and cube[2] > 0.08
-        if k == 3:
+        if k == 2:
             return sim.grasped("cube") and self._over_bin(sim)
         return self.success(sim)
 
