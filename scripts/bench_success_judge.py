@@ -32,7 +32,7 @@ from robo_reward.reward.judge import Judge, first_success, verdict_rates
 from robo_reward.reward.online import OnlineReward, RewardConfig
 
 SEED0 = 30_000_000  # episodes no GRM, demo or rl run of the benchmarks trained or evaluated on
-GRID = {"progress": (0.8, 0.85, 0.9, 0.95), "hold": (1, 2, 3, 5, 8), "max_uncertainty": (0.05, 0.1, 0.15, 0.25, 10.0)}
+GRID = {"progress": (0.8, 0.85, 0.9, 0.95), "hold": (1, 2, 3, 5, 8), "max_uncertainty": (0.05, 0.1, 0.15, 0.25, 1.0)}
 
 
 class Readings(Observer):

@@ -54,7 +54,7 @@ class RewardConfig:
     judge_hold: int = field(default=Judge.hold, metadata={"help": "with --success-from model: steps in a row",
                                                           "alias": "--judge-hold"})
     judge_uncertainty: float = field(default=Judge.max_uncertainty, metadata={
-        "help": "with --success-from model: the most spread", "alias": "--judge-uncertainty"})
+        "help": "with --success-from model: the most spread (1.0, the most there is: no bound)", "alias": "--judge-uncertainty"})
     judge_any_stage: bool = field(default=False, metadata={
         "help": "with --success-from model: any subtask will do, not only the last (a model whose stage head does not "
                 "know this task's subtasks)", "alias": "--judge-any-stage"})

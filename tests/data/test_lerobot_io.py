@@ -29,7 +29,7 @@ def test_collected_dataset_loads_with_lerobot(mixed_dataset):
 def test_annotation_columns_round_trip(mixed_dataset):
     root, summary = mixed_dataset
     info = read_info(root)
-    assert info.subtasks == ("reach", "grasp", "lift", "carry", "place")
+    assert info.subtasks == ("reach", "pick", "carry", "place")
     assert info.cameras == ("front", "side", "wrist")
     assert sum(summary["outcomes"].values()) == len(info.episodes) == 8
     df = pd.concat([pd.read_parquet(p) for p in sorted(root.glob("meta/episodes/*/*.parquet"))])

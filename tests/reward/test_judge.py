@@ -10,8 +10,20 @@ import pytest
 from robo_reward.environment_loop import NOTHING_PAID, NO_FEATURES, Action, EnvironmentLoop, RewardStep
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.judge import Judge, SuccessJudge, first_success
+from robo_reward.reward.labels import bin_centers
 from robo_reward.reward.online import OnlineReward, RewardConfig
 from robo_reward.shaping import UNBOUNDED
+
+
+def test_the_default_spread_bound_bounds_nothing():
+    """The default judge has no spread bound (validation chose none): 1.0 is the largest std a hop distribution over
+    [-1, 1] can have, half its mass at each end."""
+    centers = bin_centers(25)
+    p = np.zeros(25)
+    p[[0, -1]] = 0.5
+    widest = float(np.sqrt((p * (centers - (p * centers).sum()) ** 2).sum()))
+    assert widest == pytest.approx(1.0) and widest <= Judge().max_uncertainty
+    assert SuccessJudge(Judge(), stages=4).convinced(0.95, 3, widest)
 
 
 def test_the_judge_wants_hold_convinced_readings_in_a_row():

@@ -18,9 +18,10 @@ class PickPlace(Task):
     name = "pick-place"
     xml = "pick_place.xml"
     text = "pick up the cube and place it in the bin"
-    # carry ends with the cube held over the bin, so a cube held there reads the same whether the episode goes on to
-    # release it or not (with one `place` from the lift to the drop, the expert's last frames before its release were
-    # labelled ~0.9 and the reward model called a cube held over the bin and never let go a success)
+    # carry ends with the cube held over the bin, so a cube held there has one label (0.75) whether the episode goes on
+    # to release it or not: with one `place` from the lift to the drop, the expert's frames before its release were
+    # labelled ~0.9 and the reward model called a cube held over the bin and never let go a success. `pick` (grasped and
+    # lifted) keeps four equal shares; with grasp and lift apart the held cube sat at 0.8, on the success rule's edge.
     subtasks = ("reach", "pick", "carry", "place")
     max_steps = 100
     colored = (("cube",), ("bin_floor", "bin_wall_n", "bin_wall_s", "bin_wall_e", "bin_wall_w"))
