@@ -64,15 +64,18 @@ def write_with_lerobot(root, episodes, rewards: bool) -> None:
 
 @pytest.fixture(scope="module")
 def episodes():
+    """Five pick-place episodes; the last recorded a second past its success, as people record (its `place`, the
+    release, then outlasts the annotator's one-second resolution; in the first it does not)."""
     from robo_reward.data.recording import record_episode
     from robo_reward.envs import SimConfig, make_env
 
-    env = make_env("pick-place", SimConfig(image_size=32))
+    plain, tail = make_env("pick-place", SimConfig(image_size=32)), make_env("pick-place", SimConfig(image_size=32, after_success=10))
     try:
-        return [record_episode(env, mode, seed) for mode, seed in
-                (("expert", 1), ("expert", 2), ("drop", 3), ("miss_grasp", 4), ("expert", 5))]
+        return [record_episode(env, mode, seed) for env, mode, seed in
+                ((plain, "expert", 1), (plain, "expert", 2), (plain, "drop", 3), (plain, "miss_grasp", 4), (tail, "expert", 5))]
     finally:
-        env.close()
+        plain.close()
+        tail.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +98,8 @@ def test_lerobot_annotations_read_as_lerobot_writes_them(foreign, episodes):
     shared = [(e, f) for e, f in zip(episodes_meta["sparse_subtask_end_frames"], episodes_meta["sparse_subtask_start_frames"])
               if any(a == b for a, b in zip(e[:-1], f[1:]))]
     assert shared, "LeRobot's int(t * fps) boundaries: a subtask starts on the frame the previous one ends"
-    # whole seconds at 10 fps: a subtask shorter than a second (the lift) gets no frame, and is named
-    with pytest.warns(UserWarning, match=r"no frame of their own .*: episode 0 'lift'"):
+    # whole seconds at 10 fps: a subtask shorter than a second (the release over the bin) gets no frame, and is named
+    with pytest.warns(UserWarning, match=r"no frame of their own .*: episode 0 'place'"):
         info = read_info(foreign)
     assert info.cameras == tuple(CAMERAS.values()) and info.outcome_source == "derived from next.reward"
     assert [a.outcome for a in info.episodes] == [e.outcome for e in episodes]  # success by the reward, else by subtasks
