@@ -35,13 +35,20 @@ def robomimic_file(mixed_dataset, tmp_path_factory):
     return out
 
 
+def aloha_sources(root: Path) -> tuple[int, int]:
+    """The fixture episodes written to the ALOHA files: the first failure or partial, then the first success."""
+    outcomes = {a.episode_index: a.outcome for a in read_info(root).episodes}
+    return min(i for i, o in outcomes.items() if o != "success"), min(i for i, o in outcomes.items() if o == "success")
+
+
 @pytest.fixture(scope="module")
 def aloha_dir(mixed_dataset, tmp_path_factory):
-    """ALOHA layout (JPEG-compressed, two cameras with ALOHA's names, 4:3 frames) from real sim frames."""
+    """ALOHA layout (JPEG-compressed, two cameras with ALOHA's names, 4:3 frames) from real sim frames: a failure and a
+    success (an imported file knows a task's subtasks from the spans it holds, and only a success enters the last)."""
     root, _ = mixed_dataset
 
     def episodes():
-        for i in EPISODES[:2]:
+        for i in aloha_sources(root):
             ep = load_episode(root, i)
             resize = lambda v: np.stack([cv2.resize(f, (80, 60), interpolation=cv2.INTER_AREA) for f in v])  # noqa: E731
             yield replace(ep, images={"cam_high": resize(ep.images["front"]), "cam_left_wrist": resize(ep.images["wrist"])})
@@ -85,7 +92,7 @@ def test_aloha_compressed_fixture_imports_with_equal_split(aloha_dir, mixed_data
         assert ann.subtasks == equal_split(ann.length, ("reach", "grasp", "lift", "place"), "x")
         assert ann.outcome == "success"
     assert "equal split into reach, grasp, lift, place" in (out / "README.md").read_text()
-    src = load_episode(mixed_dataset[0], 1)
+    src = load_episode(mixed_dataset[0], aloha_sources(mixed_dataset[0])[1])
     got = load_episode(out, 1)
     np.testing.assert_array_equal(got.actions, src.actions)
     want = np.stack([cv2.resize(f, (80, 60), interpolation=cv2.INTER_AREA) for f in src.images["front"]])
@@ -147,7 +154,7 @@ def _aloha_like(tmp_path: Path) -> Path:
     return path
 
 
-def test_two_datasets_with_different_cameras_train_and_evaluate(mixed_dataset, aloha_dir, tmp_path):
+def test_two_datasets_with_different_cameras_train_and_evaluate(mixed_dataset, aloha_dir, tmp_path, capsys):
     aloha = tmp_path / "aloha-ds"
     import_hdf5(ImportConfig(input=aloha_dir, layout="aloha", out=aloha, task=TASK, fps=10), progress=False)
     cmap = {"cam_high": "front", "cam_left_wrist": "wrist"}
@@ -173,8 +180,12 @@ def test_two_datasets_with_different_cameras_train_and_evaluate(mixed_dataset, a
     assert main(["eval-reward", "--model", str(run / "last"), "--data", str(aloha), "--camera-map",
                  "cam_high=front,cam_left_wrist=wrist", "--out", str(ev), "--plots", "1", "--videos", "0"]) == 0
     assert json.loads((ev / "metrics.json").read_text())["metrics"]["episodes"] == 2
-    # without the map the dataset feeds no model camera: refused, naming what it has
-    assert main(["train-reward", "--data", str(aloha), "--steps", "1", "--out", str(tmp_path / "r2")]) == 2
+    # the sim's cameras without the map: the dataset feeds none of them, refused, naming what it has
+    capsys.readouterr()
+    assert main(["train-reward", "--data", str(aloha), "--cameras", "front,side,wrist", "--steps", "1",
+                 "--out", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert "none feeds ['front', 'side', 'wrist']" in err and "cam_high" in err and "--camera-map" in err
 
 
 def test_hub_id_without_hub_access_names_the_id():
