@@ -40,6 +40,13 @@ class HopOutput:
     std: torch.Tensor  # [B] spread of the hop distribution: the uncertainty
 
 
+def hop_moments(logits: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """E[H] and the std of the hop distribution over bin centres in [-1, 1] (so the std is at most 1)."""
+    prob = logits.softmax(-1)
+    mean = prob @ centers
+    return mean, ((prob * (centers - mean[:, None]) ** 2).sum(-1)).clamp(min=0).sqrt()
+
+
 class GRM(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -69,10 +76,7 @@ class GRM(nn.Module):
             text: torch.Tensor) -> HopOutput:
         t = self.text_proj(text)
         logits = self.hop_head(torch.cat([z_p, z_q, z_q - z_p, z_start, z_goal, t], dim=-1))
-        prob = logits.softmax(-1)
-        mean = prob @ self.centers
-        std = ((prob * (self.centers - mean[:, None]) ** 2).sum(-1)).clamp(min=0).sqrt()
-        return HopOutput(logits, mean, std)
+        return HopOutput(logits, *hop_moments(logits, self.centers))
 
     def stage_logits(self, z_q: torch.Tensor, z_start: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """mask [B, S]: which subtasks of the global vocabulary belong to each query's task."""

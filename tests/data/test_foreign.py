@@ -69,10 +69,12 @@ def episodes():
     from robo_reward.data.recording import record_episode
     from robo_reward.envs import SimConfig, make_env
 
-    plain, tail = make_env("pick-place", SimConfig(image_size=32)), make_env("pick-place", SimConfig(image_size=32, after_success=10))
+    plain = make_env("pick-place", SimConfig(image_size=32))
+    tail = make_env("pick-place", SimConfig(image_size=32, after_success=10))
     try:
         return [record_episode(env, mode, seed) for env, mode, seed in
-                ((plain, "expert", 1), (plain, "expert", 2), (plain, "drop", 3), (plain, "miss_grasp", 4), (tail, "expert", 5))]
+                ((plain, "expert", 1), (plain, "expert", 2), (plain, "drop", 3), (plain, "miss_grasp", 4),
+                 (tail, "expert", 5))]
     finally:
         plain.close()
         tail.close()

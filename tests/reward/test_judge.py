@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from robo_reward.environment_loop import NOTHING_PAID, NO_FEATURES, Action, EnvironmentLoop, RewardStep
 from robo_reward.envs import SimConfig, make_env
 from robo_reward.reward.judge import Judge, SuccessJudge, first_success
 from robo_reward.reward.labels import bin_centers
+from robo_reward.reward.model import hop_moments
 from robo_reward.reward.online import OnlineReward, RewardConfig
 from robo_reward.shaping import UNBOUNDED
 
@@ -18,10 +20,10 @@ from robo_reward.shaping import UNBOUNDED
 def test_the_default_spread_bound_bounds_nothing():
     """The default judge has no spread bound (validation chose none): 1.0 is the largest std a hop distribution over
     [-1, 1] can have, half its mass at each end."""
-    centers = bin_centers(25)
-    p = np.zeros(25)
-    p[[0, -1]] = 0.5
-    widest = float(np.sqrt((p * (centers - (p * centers).sum()) ** 2).sum()))
+    logits = torch.full((1, 25), -1e4)
+    logits[0, [0, -1]] = 0.0
+    _, std = hop_moments(logits, torch.tensor(bin_centers(25), dtype=torch.float32))
+    widest = float(std[0])
     assert widest == pytest.approx(1.0) and widest <= Judge().max_uncertainty
     assert SuccessJudge(Judge(), stages=4).convinced(0.95, 3, widest)
 

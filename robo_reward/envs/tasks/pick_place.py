@@ -33,13 +33,17 @@ class PickPlace(Task):
         sim.set_free_body("cube", cube, yaw=rng.uniform(-0.4, 0.4))
         sim.model.body_pos[sim.model.body("bin").id] = [rng.uniform(0.45, 0.6), side * rng.uniform(0.13, 0.2), 0.0]
 
+    @staticmethod
+    def _from_bin(sim: ArmSim) -> np.ndarray:
+        return sim.body_pos("cube") - sim.body_pos("bin")
+
     def _in_bin(self, sim: ArmSim) -> bool:
-        rel = sim.body_pos("cube") - sim.body_pos("bin")
+        rel = self._from_bin(sim)
         return bool(np.all(np.abs(rel[:2]) < BIN_INNER - 0.005) and rel[2] < BIN_RIM_Z - 0.01)
 
     def _over_bin(self, sim: ArmSim) -> bool:
         """The cube inside the bin's walls seen from above, and clear of the rim: let go, it drops in."""
-        rel = sim.body_pos("cube") - sim.body_pos("bin")
+        rel = self._from_bin(sim)
         return bool(np.all(np.abs(rel[:2]) < BIN_INNER - 0.01) and rel[2] > BIN_RIM_Z + CUBE_HALF)
 
     def placed(self, sim: ArmSim) -> bool:
