@@ -50,9 +50,11 @@ def incremental_step(phi_prev: np.ndarray | float, h: np.ndarray | float) -> np.
 
 FUSIONS = ("kalman", "consistency", "mean")
 DEFAULT_FUSION = "kalman"
-# what StreamingScorer.last_embedding holds: the fused state embedding the heads read, or every
-# camera's features before fusion (V x D; where things are in each image)
-FEATURES = ("fused", "views")
+# what StreamingScorer.last_embedding holds: the fused state embedding the heads read, every camera's features
+# before fusion (V x D; where things are in each image), or the environment state (object and target positions)
+# as the model's auxiliary head estimates it from those (needs a model trained with --env-state-weight), alone or
+# after the per-view features
+FEATURES = ("fused", "views", "estimate", "views+estimate")
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,10 @@ class StreamingScorer:
             raise ValueError(f"cuda_graph needs a CUDA device; the scorer runs on {scorer.device}")
         if features not in FEATURES:
             raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        if "estimate" in features and not scorer.model.cfg.env_state_dim:
+            raise ValueError(f"features {features!r} read the model's environment-state estimate; this model has no such "
+                             "head (train it with train-reward --env-state-weight on data that records "
+                             "observation.environment_state)")
         self.features = features
         self.s = scorer
         self.task_id = scorer.tasks.index(task)
@@ -255,7 +261,9 @@ class StreamingScorer:
 
     def reset_state(self) -> None:
         cfg = self.s.model.cfg
-        self.last_embedding = np.zeros(cfg.dim * (len(cfg.cameras) if self.features == "views" else 1), np.float32)
+        size = {"fused": cfg.dim, "views": cfg.dim * len(cfg.cameras), "estimate": cfg.env_state_dim,
+                "views+estimate": cfg.dim * len(cfg.cameras) + cfg.env_state_dim}[self.features]
+        self.last_embedding = np.zeros(size, np.float32)
         self._z_start: torch.Tensor | None = None
         self._z_prev: torch.Tensor | None = None
         self._phi_i = 0.0
@@ -276,6 +284,9 @@ class StreamingScorer:
                     self._text.expand(2 + k, -1))
         logits = m.stage_logits(z, z_start, self._text, self._mask)[0, self._stage_idx]
         feats = z[0] if self.features == "fused" else views[0].flatten()
+        if "estimate" in self.features:
+            estimate = m.env_state(views)[0]
+            feats = estimate if self.features == "estimate" else torch.cat([feats, estimate])
         packed = torch.cat([out.expected.float(), out.std.float(), logits.float(), feats.float()])
         return z, packed
 

@@ -58,8 +58,8 @@ class GRM(nn.Module):
         self.hop_head = _mlp(6 * cfg.dim, cfg.hidden, cfg.hop_bins)
         self.stage_head = _mlp(3 * cfg.dim, cfg.hidden, len(cfg.subtasks))
         self.register_buffer("centers", torch.tensor(bin_centers(cfg.hop_bins), dtype=torch.float32))
-        if cfg.env_state_dim:  # where things are, kept in the per-view features (a policy reads them)
-            self.env_state_head = nn.Linear(len(cfg.cameras) * cfg.dim, cfg.env_state_dim)
+        if cfg.env_state_dim:  # where things are, read from the per-view features: a policy reads the estimate
+            self.env_state_head = _mlp(len(cfg.cameras) * cfg.dim, cfg.hidden, cfg.env_state_dim)
             self.register_buffer("env_state_mean", torch.zeros(cfg.env_state_dim))
             self.register_buffer("env_state_std", torch.ones(cfg.env_state_dim))
 
@@ -71,6 +71,11 @@ class GRM(nn.Module):
         if frames.shape[2] != self.cfg.image_size or frames.shape[3] != self.cfg.image_size:
             frames = resize_frames(frames, self.cfg.image_size)
         return self.encoder.views(frames, view_mask)
+
+    def env_state(self, views: torch.Tensor) -> torch.Tensor:
+        """Per-view features [N, V, D] -> the environment state [N, k] in the recorded units (metres), as the
+        auxiliary head estimates it: what a policy reads with --grm-features estimate."""
+        return self.env_state_head(views.flatten(1)) * self.env_state_std + self.env_state_mean
 
     def hop(self, z_p: torch.Tensor, z_q: torch.Tensor, z_start: torch.Tensor, z_goal: torch.Tensor,
             text: torch.Tensor) -> HopOutput:

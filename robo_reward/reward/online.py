@@ -31,7 +31,9 @@ class RewardConfig:
                                                           "alias": "--fusion"})
     features: str = field(default="fused", metadata={
         "help": "what a policy reads of the GRM: fused (its state embedding, D values) | views (each camera's features "
-                "before fusion, V x D: they keep where things are)", "alias": "--grm-features"})
+                "before fusion, V x D: they keep where things are) | estimate (the object and target positions the model's "
+                "environment-state head reads from those; train-reward --env-state-weight) | views+estimate (both)",
+        "alias": "--grm-features"})
     gold_from_model: bool = field(default=False, metadata={"help": "also pay r_gold when the model's Φ >= 1 - δ",
                                                            "alias": "--gold-from-model"})
     no_gold: bool = field(default=False, metadata={

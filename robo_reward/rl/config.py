@@ -217,6 +217,8 @@ class RLConfig:
             raise ValueError(f"--bc-ensemble must be >= 1, and > 1 only with a frozen clone (--residual or --ibrl), got {self.sac.bc_ensemble}")
         if self.sac.ibrl and self.sac.residual > 0:
             raise ValueError("choose one of --ibrl and --residual")
+        if self.sac.clone_noise < 0:
+            raise ValueError(f"--clone-noise must be >= 0, got {self.sac.clone_noise}")
         if self.demos.dataset is not None and self.reward.source == "dense":
             raise ValueError("--demos with --reward dense: a recorded dataset has no simulator dense reward to relabel it with")
         if (self.pretrain.bc_steps or self.pretrain.critic_steps or self.sac.bc_weight) and not self.demos.any:

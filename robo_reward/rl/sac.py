@@ -48,6 +48,9 @@ class SACConfig:
     residual: float = field(default=0.0, metadata={"help": "> 0: learn a residual of at most this size on top of the frozen cloned actor", "alias": "--residual"})
     bc_weight: float = field(default=0.0, metadata={"help": "BC term on demo rows (actor loss scaled by 1/mean|Q| when > 0)", "alias": "--bc-weight"})
     bc_ensemble: int = field(default=1, metadata={"help": "actors cloned from the demos (own init and batches); the frozen clone acts with their mean action", "alias": "--bc-ensemble"})
+    clone_noise: float = field(default=0.0, metadata={
+        "help": "Gaussian noise (standardised units) on what the clones read while they are cloned: a smoother map from "
+                "few demonstrations' features to actions", "alias": "--clone-noise"})
 
 ACTING_KEYS = ("actor", "critics", "bc_actor", "encoder", "clone_encoder", "obs_mean", "obs_std")  # acting_state()
 ACTION_EPS = 1e-2  # |a| >= 1 - eps counts as saturated (a closed gripper is exactly -1)
@@ -252,7 +255,10 @@ class SAC:
         opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
         for _ in range(steps):
             idx = torch.as_tensor(self.rng.integers(0, len(a), batch), device=self.device)
-            loss = clone.bc_loss(inputs(idx), a[idx])
+            x = inputs(idx)
+            if self.cfg.clone_noise > 0:
+                x = x + self.cfg.clone_noise * torch.randn_like(x)
+            loss = clone.bc_loss(x, a[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -200,7 +200,7 @@ def test_env_state_head_learns_where_things_are_and_needs_the_column(mixed_datas
     _, untrained_error = error(tmp_path / "one")
     assert trained_error < 0.5 * untrained_error, (untrained_error, trained_error)
     k = ep.env_state.shape[1]
-    assert model.cfg.env_state_dim == k and model.env_state_head.out_features == k and float(model.env_state_std.min()) > 0
+    assert model.cfg.env_state_dim == k and model.env_state_head[-1].out_features == k and float(model.env_state_std.min()) > 0
     with pytest.raises(ValueError, match=r"--env-state-weight must be >= 0, got -1.0"):
         train(TrainConfig(data=(str(root),), out=tmp_path / "neg", steps=1, env_state_weight=-1.0), progress=False)
     with pytest.raises(DatasetError, match=r"needs observation.environment_state in every episode; 1 lack it: .*episode 0"):

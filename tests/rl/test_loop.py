@@ -236,6 +236,22 @@ def test_sac_learns_a_one_step_bandit():
     assert abs(sac.act(np.zeros(1), deterministic=True)[0] - 0.5) < 0.15
 
 
+def test_clone_noise_reaches_what_the_clones_read():
+    """--clone-noise: Gaussian noise in standardised units on the clones' input while cloned. A small noise still fits
+    a smooth expert; a noise far wider than the inputs' spread leaves nothing to fit (so the noise is applied)."""
+    rng = np.random.default_rng(0)
+    obs = rng.normal(3.0, 5.0, (600, 3)).astype(np.float32)
+    act = np.stack([np.tanh((obs[:, 0] - 3.0) / 5.0), np.tanh((obs[:, 2] - 3.0) / 5.0)], -1).astype(np.float32)
+    mse = {}
+    for noise in (0.0, 0.1, 30.0):
+        sac = SAC(3, 2, SACConfig(clone_noise=noise), torch.device("cpu"), seed=0)
+        sac.set_normalization(obs)
+        mse[noise] = sac.pretrain_bc(obs, act, steps=400, batch=128)
+    assert mse[0.0] < 0.02 and mse[0.1] < 0.02 and mse[30.0] > 0.1
+    with pytest.raises(ValueError, match="--clone-noise must be >= 0"):
+        rl_config(PRE_REDESIGN, task="pick-place", out="x", clone_noise=-0.1).validate()
+
+
 def test_behaviour_cloning_init_and_actor_frozen_critic_pretraining():
     """pretrain_bc fits a state-dependent expert (incl. a saturated gripper-like dimension); critic
     updates with actor=False leave the cloned actor exactly as it was; observation statistics
