@@ -44,8 +44,8 @@ class TrainConfig:
     stage_weight: float = field(default=0.5, metadata={"help": "weight of the stage cross-entropy"})
     env_state_weight: float = field(default=0.0, metadata={
         "help": "> 0: an auxiliary head predicts each frame's observation.environment_state (object and target "
-                "positions, recorded by `collect`) from the per-view features, with this weight on its squared error, so "
-                "that the features a policy reads (rl --obs state+grm) keep where things are; every episode must record it"})
+                "positions, recorded by `collect`) from the per-view features, with this weight on its squared error; a "
+                "policy can read the estimate (rl --grm-features estimate); every episode must record it"})
     augment: str = field(default="strong-colour", metadata={
         "help": "image augmentation: none | basic (±4 px shifts, ±15% brightness) | colour (basic + ±5% per-channel "
                 "gain) | strong (+ affine warp, colour, contrast) | strong-episode (strong, one draw per episode in a batch) | "

@@ -18,7 +18,7 @@ def parse(*flags: str) -> RLConfig:
 def test_the_benchmarked_recipe_is_what_rl_runs_by_default():
     cfg = parse("--task", "pick-place", "--reward", "grm:m", "--out", "x")
     assert (cfg.demos.episodes, cfg.pretrain.bc_steps, cfg.pretrain.critic_steps) == (20, 3000, 1000)
-    assert (cfg.sac.bc_ensemble, cfg.sac.residual, cfg.sac.max_std, cfg.sac.init_alpha) == (5, 0.05, 0.5, 0.01)
+    assert (cfg.sac.bc_ensemble, cfg.sac.residual, cfg.sac.max_std, cfg.sac.init_alpha, cfg.sac.clone_noise) == (5, 0.05, 0.5, 0.01, 0.1)
     assert (cfg.utd, cfg.warmup_steps, cfg.episodes, cfg.eval_episodes) == (1, 256, 150, 40)
     assert cfg.policy_input == "state+grm" and cfg.reward.features == "views"  # the input a real arm has
     assert parse("--task", "pick-place", "--out", "x").policy_input == "privileged"  # no GRM: the sim's object state
@@ -63,5 +63,5 @@ def test_the_pre_redesign_defaults_are_the_old_flat_defaults():
     old = rl_config(PRE_REDESIGN, task="t", out="o")
     assert (old.episodes, old.obs, old.utd, old.warmup_steps, old.eval_episodes) == (100, "privileged", 2, 500, 20)
     assert (old.demos.episodes, old.pretrain.bc_steps, old.pretrain.critic_steps, old.reward.features) == (0, 0, 0, "fused")
-    assert (old.sac.init_alpha, old.sac.residual, old.sac.bc_ensemble, round(old.sac.max_std, 6)) == (0.1, 0.0, 1, 7.389056)
+    assert (old.sac.init_alpha, old.sac.residual, old.sac.bc_ensemble, round(old.sac.max_std, 6), old.sac.clone_noise) == (0.1, 0.0, 1, 7.389056, 0.0)
     assert json.loads(json.dumps(to_jsonable(old)))["sac"]["gamma"] == 0.99
