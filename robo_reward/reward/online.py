@@ -115,7 +115,10 @@ class OnlineReward:
 
                 loaded = load_checkpoint(cfg.model, device)[:2]
             model, tasks = loaded
-            self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text, features=cfg.features)
+            try:
+                self.stream = StreamingScorer(Scorer(model, tasks, device, cfg.fusion), task_text, features=cfg.features)
+            except ValueError as e:  # e.g. --grm-features estimate on a model without the head: name the checkpoint
+                raise ValueError(f"{cfg.model}: {e}") from e
             self.cameras = tuple(model.cfg.cameras)
         self.judge = SuccessJudge(cfg.judge, len(self.stream.names)) if cfg.success == "model" else None
 

@@ -49,8 +49,8 @@ class SACConfig:
     bc_weight: float = field(default=0.0, metadata={"help": "BC term on demo rows (actor loss scaled by 1/mean|Q| when > 0)", "alias": "--bc-weight"})
     bc_ensemble: int = field(default=1, metadata={"help": "actors cloned from the demos (own init and batches); the frozen clone acts with their mean action", "alias": "--bc-ensemble"})
     clone_noise: float = field(default=0.0, metadata={
-        "help": "Gaussian noise (standardised units) on what the clones read while they are cloned: a smoother map from "
-                "few demonstrations' features to actions", "alias": "--clone-noise"})
+        "help": "Gaussian noise (standardised units; an image policy's encoder output) on what the clones read while "
+                "they are cloned: a smoother map from few demonstrations' features to actions", "alias": "--clone-noise"})
 
 ACTING_KEYS = ("actor", "critics", "bc_actor", "encoder", "clone_encoder", "obs_mean", "obs_std")  # acting_state()
 ACTION_EPS = 1e-2  # |a| >= 1 - eps counts as saturated (a closed gripper is exactly -1)
@@ -255,13 +255,14 @@ class SAC:
         opt = torch.optim.Adam(clone.parameters(), lr=1e-3)
         for _ in range(steps):
             idx = torch.as_tensor(self.rng.integers(0, len(a), batch), device=self.device)
-            x = inputs(idx)
-            if self.cfg.clone_noise > 0:
-                x = x + self.cfg.clone_noise * torch.randn_like(x)
-            loss = clone.bc_loss(x, a[idx])
+            loss = clone.bc_loss(self._clone_noise(inputs(idx)), a[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
+    def _clone_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """What a clone reads in a cloning batch: its input plus `clone_noise` Gaussian noise (standardised units)."""
+        return x + self.cfg.clone_noise * torch.randn_like(x) if self.cfg.clone_noise > 0 else x
 
     def refine_clones(self, obs: np.ndarray, action: np.ndarray, steps: int, batch: int = 256,
                       pixels: np.ndarray | None = None) -> float:
@@ -297,7 +298,7 @@ class SAC:
         opt = torch.optim.Adam(params, lr=1e-3)
         for _ in range(steps):
             idx = self.rng.integers(0, len(o), batch)
-            x = self._inputs(o[idx], pixels[idx].to(self.device), self.encoder, augment=True)
+            x = self._clone_noise(self._inputs(o[idx], pixels[idx].to(self.device), self.encoder, augment=True))
             loss = torch.zeros((), device=self.device)
             for clone in self.clones:
                 half = torch.as_tensor(self.rng.choice(batch, batch // 2, replace=False), device=self.device)

@@ -3,6 +3,7 @@ judge agreeing with the offline one on a real streamed episode, the loop ending 
 says so (stored as a true terminal), and an `rl` run that reports the judge against the simulator."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -48,6 +49,11 @@ def test_the_judge_wants_hold_convinced_readings_in_a_row():
         Judge(progress=0.0)
     with pytest.raises(ValueError, match="--success-from model needs a grm reward"):
         RewardConfig(success="model")
+
+
+def test_the_estimate_on_a_model_without_the_head_is_refused_naming_the_checkpoint(tiny_grm):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tiny_grm))}: features 'estimate' .* no such head"):
+        OnlineReward(RewardConfig(source=f"grm:{tiny_grm}", features="estimate"), "pick up the cube and place it in the bin")
 
 
 def test_online_judge_matches_the_offline_one_on_a_streamed_episode(tiny_grm):

@@ -117,6 +117,22 @@ def test_kept_rows_carry_their_frames_into_the_demonstration_buffer():
     np.testing.assert_array_equal(demos.next_pixels[1:3], px[[2, 4]])
 
 
+def test_clone_noise_reaches_an_image_policys_clones():
+    """--clone-noise on the encoder's output in pixel cloning too: the same seed, frames and steps clone the same
+    weights twice without it, and other weights with it."""
+    obs, act, px = _dot_data(64)
+
+    def cloned(noise: float) -> torch.Tensor:
+        sac = SAC(2, 1, SACConfig(bc_ensemble=2, residual=0.05, clone_noise=noise), torch.device("cpu"), seed=0,
+                  pixel_shape=(1, 32, 32, 3))
+        sac.set_normalization(obs)
+        sac.pretrain_bc(obs, act, steps=5, batch=16, pixels=px)
+        return torch.cat([p.detach().flatten() for c in sac.clones for p in c.parameters()])
+
+    plain = cloned(0.0)
+    assert torch.equal(plain, cloned(0.0)) and not torch.allclose(plain, cloned(0.5))
+
+
 def test_clones_learn_from_pixels_then_the_critics_train_the_encoder_and_the_clones_keep_theirs():
     cfg = SACConfig(init_alpha=0.01, max_std=0.5, residual=0.05, bc_ensemble=2)
     obs, act, px = _dot_data(256)
